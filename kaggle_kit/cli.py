@@ -1,0 +1,86 @@
+"""The ``kit`` command line: one thin function per command.
+
+Each command parses its options, calls the library, and echoes. Library errors
+(``KitError``) become ``Error: <message>`` with exit code 1. Heavy modules
+(TensorFlow, the kaggle client) are imported inside the commands that need them,
+so ``kit --help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import click
+
+from kaggle_kit import __version__
+from kaggle_kit.errors import KitError
+
+
+class KitGroup(click.Group):
+    """Turns library errors into ``Error: ...`` and exit 1, with no traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except KitError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+def workspace_options(command):
+    """Options every data-touching command shares; passes ``workspace`` to the command."""
+
+    @click.option("--data-dir", type=click.Path(file_okay=False), envvar="KIT_DATA_DIR",
+                  help="Data root (default ./data; env KIT_DATA_DIR).")
+    @click.option("--runs-dir", type=click.Path(file_okay=False), envvar="KIT_RUNS_DIR",
+                  help="Where run folders go (default ./runs; env KIT_RUNS_DIR).")
+    @click.option("--submissions-dir", type=click.Path(file_okay=False), envvar="KIT_SUBMISSIONS_DIR",
+                  help="Where submissions go (default ./submissions; env KIT_SUBMISSIONS_DIR).")
+    @click.option("--raw-dir", type=click.Path(file_okay=False),
+                  help="Use these raw competition files in place (e.g. a read-only mount).")
+    @functools.wraps(command)
+    def wrapper(*args, data_dir, runs_dir, submissions_dir, raw_dir, **kwargs):
+        from kaggle_kit.paths import Workspace
+
+        workspace = Workspace.resolve(data_dir, runs_dir, submissions_dir, raw_dir)
+        return command(*args, workspace=workspace, **kwargs)
+
+    return wrapper
+
+
+def competition_argument(command):
+    """The SLUG argument: a registered slug or a custom competition file."""
+    return click.argument("slug", metavar="SLUG")(command)
+
+
+def load_competition(slug: str):
+    from kaggle_kit.competitions import get_competition
+
+    return get_competition(slug)
+
+
+@click.group(cls=KitGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="kit")
+def cli():
+    """kaggle-kit: download, prepare, train, predict and submit an image competition.
+
+    Start with 'kit demo' (offline, no account needed), or 'kit competitions'.
+    """
+
+
+@cli.command()
+@workspace_options
+def competitions(workspace):
+    """List the registered competitions and what is on disk for each.
+
+    Example: kit competitions --data-dir /data
+    """
+    from kaggle_kit.inventory import competition_status
+
+    rows = competition_status(workspace)
+    header = ("slug", "source", "metric", "downloaded", "prepared")
+    table = [header] + [
+        (r.slug, r.source, r.metric, "yes" if r.downloaded else "no", "yes" if r.prepared else "no") for r in rows
+    ]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    for row in table:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())

@@ -1,0 +1,119 @@
+"""The competition registry: one front door, fed by a decorator.
+
+>>> from kaggle_kit.competitions import get_competition
+>>> get_competition("histopathologic-cancer-detection").metric
+'auc'
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Mapping
+
+from kaggle_kit.errors import UnknownNameError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from kaggle_kit.paths import Workspace
+
+METRICS = ("auc", "accuracy")
+
+
+@dataclass
+class LabelTables:
+    """What a competition's label builder returns.
+
+    ``train``: id, label (0/1), path; ``test``: id, path, in sample-submission
+    order; ``sample_submission``: the exact table whose format a submission
+    copies; ``test_labels``: id, label for locally scored competitions (private:
+    only scoring reads it); ``notes``: counts worth reporting.
+    """
+
+    train: "pd.DataFrame"
+    test: "pd.DataFrame"
+    sample_submission: "pd.DataFrame"
+    test_labels: "pd.DataFrame | None" = None
+    notes: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LabelOptions:
+    """Options that change which rows a label table holds."""
+
+    labels_file: Path | None = None  # an extra table the user supplies (gz2_hart16.csv)
+    min_vote_fraction: float | None = None
+
+
+@dataclass(frozen=True)
+class Competition:
+    """A binary image-classification competition kaggle-kit can run end to end."""
+
+    slug: str
+    title: str
+    source_kind: str  # "competition", "dataset" or "local"
+    source_ref: str  # competition slug, "owner/dataset", or a folder for local ones
+    image_ext: str
+    native_size: tuple[int, int]
+    metric: str
+    build_labels: Callable[[Path, LabelOptions], LabelTables]
+    check_layout: Callable[[Path], dict[str, Any]]
+    id_column: str = "id"
+    label_column: str = "label"
+    submission_columns: tuple[str, ...] = ("id", "label")
+    class_names: tuple[str, str] = ("negative", "positive")
+    locally_scored: bool = False
+    recipes: Mapping[str, Mapping[str, Any]] = field(default_factory=dict, hash=False)
+    local_root: Path | None = None  # raw folder of a custom competition
+    description: str = ""
+
+    def raw_dir(self, workspace: "Workspace") -> Path:
+        return self.local_root if self.local_root is not None else workspace.raw_dir(self.slug)
+
+    def recipe(self, name: str) -> Mapping[str, Any]:
+        if name not in self.recipes:
+            raise UnknownNameError(f"recipe of {self.slug}", name, sorted(self.recipes))
+        return self.recipes[name]
+
+
+_COMPETITIONS: dict[str, Callable[[], Competition]] = {}
+
+
+def register_competition(builder: Callable[[], Competition]) -> Callable[[], Competition]:
+    """Decorator: register the competition a zero-argument builder returns.
+
+    The builder runs once here so its slug is known; registering a slug twice warns
+    and the later one wins.
+    """
+    slug = builder().slug
+    if slug in _COMPETITIONS:
+        warnings.warn(f"competition '{slug}' registered twice; the later one wins", stacklevel=2)
+    _COMPETITIONS[slug] = builder
+    return builder
+
+
+def list_competitions() -> list[str]:
+    """Slugs of the registered competitions, sorted."""
+    _load_builtins()
+    return sorted(_COMPETITIONS)
+
+
+def get_competition(name: str) -> Competition:
+    """A registered competition by slug, or a custom one from a ``.yaml``/``.toml`` file path."""
+    _load_builtins()
+    if name in _COMPETITIONS:
+        return _COMPETITIONS[name]()
+    if name.endswith((".yaml", ".yml", ".toml")):
+        from kaggle_kit.competitions.custom import load_custom_competition
+
+        return load_custom_competition(name)
+    raise UnknownNameError(
+        "competition", name, sorted(_COMPETITIONS) + ["<path to a custom competition .yaml/.toml>"]
+    )
+
+
+def _load_builtins() -> None:
+    # Imported here, not at module import, so registering stays lazy and cycle-free.
+    from kaggle_kit.competitions import cancer, galaxy  # noqa: F401

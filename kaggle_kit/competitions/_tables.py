@@ -1,0 +1,121 @@
+"""Reading and checking label tables: shared by every competition's label builder."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+import pandas as pd
+
+from kaggle_kit.errors import DataError
+
+
+def read_table(path: Path, required: Iterable[str], hint: str = "") -> pd.DataFrame:
+    """Read a CSV (optionally gzipped; BOM and Windows line endings tolerated) and
+    check it has the ``required`` columns. Extra columns are kept."""
+    if not path.is_file():
+        raise DataError(f"{path} not found{'; ' + hint if hint else ''}")
+    try:
+        frame = pd.read_csv(path, encoding="utf-8-sig", low_memory=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as exc:
+        raise DataError(f"{path} is not a readable CSV ({type(exc).__name__}); re-download or fix the file")
+    frame.columns = [str(c).strip() for c in frame.columns]
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise DataError(
+            f"{path} lacks column(s) {', '.join(missing)} (has: {', '.join(frame.columns[:12])}); "
+            "fix the header or pass the right file"
+        )
+    return frame
+
+
+def check_unique_ids(frame: pd.DataFrame, column: str, path: Path) -> None:
+    duplicated = frame[column][frame[column].duplicated()]
+    if len(duplicated):
+        first = duplicated.iloc[0]
+        raise DataError(
+            f"{path} has {len(duplicated)} duplicate id(s) in column '{column}', e.g. '{first}'; "
+            "remove the duplicates"
+        )
+
+
+def binary_labels(frame: pd.DataFrame, column: str, path: Path) -> pd.Series:
+    """The label column as int 0/1, or a clear error listing the bad values."""
+    values = pd.to_numeric(frame[column], errors="coerce")
+    bad = frame[column][values.isna() | ~values.isin([0, 1])]
+    if len(bad):
+        examples = ", ".join(repr(v) for v in pd.unique(bad)[:5])
+        raise DataError(
+            f"{path} column '{column}' must hold only 0 and 1; found {examples} "
+            f"in {len(bad)} row(s); map the labels to 0/1"
+        )
+    return values.astype(np.int64)
+
+
+def attach_paths(frame: pd.DataFrame, id_column: str, image_dir: Path, ext: str, table: Path) -> pd.DataFrame:
+    """Add a ``path`` column (image_dir/<id><ext>); fail listing ids with no image.
+
+    Images that exist but cannot be decoded are dealt with later, by the cache
+    build, which skips and lists them.
+    """
+    if not image_dir.is_dir():
+        raise DataError(f"image folder {image_dir} not found; check the download or the images path")
+    present = {p.name for p in image_dir.iterdir()}
+    if not present:
+        raise DataError(f"image folder {image_dir} is empty; re-download the data or fix the images path")
+    names = frame[id_column].astype(str) + ext
+    missing = ~names.isin(present)
+    if missing.any():
+        examples = ", ".join(names[missing].head(3))
+        raise DataError(
+            f"{missing.sum()} id(s) in {table} have no image in {image_dir} (e.g. {examples}); "
+            "re-download or remove those rows"
+        )
+    out = frame.copy()
+    out["path"] = [str(image_dir / n) for n in names]
+    return out
+
+
+def stable_fraction(key: str) -> float:
+    """A number in [0, 1) from a string, the same on every machine and Python."""
+    digest = hashlib.sha1(key.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def hash_split(ids: pd.Series, labels: pd.Series, fraction: float) -> np.ndarray:
+    """A stratified held-out mask, fixed by a hash of each id.
+
+    Within each class the ids with the smallest hashes (``fraction`` of them,
+    rounded) are held out, so the split is exact per class and identical on
+    every machine for the same table.
+    """
+    keys = ids.astype(str).map(stable_fraction).to_numpy()
+    labels = labels.to_numpy()
+    held_out = np.zeros(len(ids), dtype=bool)
+    for value in np.unique(labels):
+        members = np.flatnonzero(labels == value)
+        count = int(round(fraction * len(members)))
+        chosen = members[np.argsort(keys[members], kind="stable")[:count]]
+        held_out[chosen] = True
+    return held_out
+
+
+def find_one(root: Path, names: Iterable[str]) -> Path | None:
+    """The first file under ``root`` (recursively, shallowest first) with one of ``names``."""
+    names = list(names)
+    hits = [p for p in root.rglob("*") if p.name in names and p.is_file()]
+    if not hits:
+        return None
+    return min(hits, key=lambda p: (len(p.parts), names.index(p.name), str(p)))
+
+
+def find_image_dir(root: Path, ext: str) -> Path | None:
+    """The folder under ``root`` holding the most ``ext`` files."""
+    counts: dict[Path, int] = {}
+    for path in root.rglob(f"*{ext}"):
+        counts[path.parent] = counts.get(path.parent, 0) + 1
+    if not counts:
+        return None
+    return max(counts, key=lambda d: (counts[d], -len(d.parts)))

@@ -1,0 +1,243 @@
+"""The training configuration: a frozen dataclass, layered and validated.
+
+Layers, later ones winning: the dataclass defaults → the competition's recipe
+(``default`` or ``notebook``) → a YAML config file → command-line options. The
+result is validated, frozen, and written as ``config.yaml`` into the run folder,
+from which the run can be reproduced (``TrainConfig.from_yaml``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Mapping
+
+from kaggle_kit.errors import ConfigError
+
+BALANCE_CHOICES = ("none", "undersample", "oversample", "class-weight")
+FILL_MODES = ("reflect", "constant", "nearest", "wrap")
+OPTIMIZERS = ("adam", "adamw", "rmsprop", "sgd")
+SCHEDULES = ("constant", "cosine", "plateau")
+STRATEGIES = ("auto", "none", "mirrored", "multiworker")
+MIXED_PRECISION = ("auto", "on", "off")
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """ImageDataGenerator's vocabulary, built from Keras preprocessing layers.
+
+    Ranges follow ImageDataGenerator: ``rotation_range`` and ``shear_range`` in
+    degrees, shifts and zoom as fractions of the image size, ``brightness_range``
+    as a (low, high) multiplier pair. ``dihedral`` draws one of the 8 flips and
+    quarter-turns, for images with no preferred orientation.
+    """
+
+    rotation_range: float = 0.0
+    width_shift_range: float = 0.0
+    height_shift_range: float = 0.0
+    zoom_range: float = 0.0
+    shear_range: float = 0.0
+    horizontal_flip: bool = False
+    vertical_flip: bool = False
+    dihedral: bool = False
+    brightness_range: tuple[float, float] | None = None
+    contrast_range: float = 0.0
+    fill_mode: str = "reflect"
+
+    def is_identity(self) -> bool:
+        return self == AugmentConfig(fill_mode=self.fill_mode)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything a training run needs; saved as the run's ``config.yaml``."""
+
+    competition: str
+    recipe: str = "default"
+    # data
+    image_size: int = 96
+    crop: float = 1.0  # fraction of the native frame kept (central crop) before resizing
+    balance: str = "none"
+    min_vote_fraction: float | None = None  # Galaxy Zoo 2 confidence filter
+    max_images: int | None = None
+    val_fraction: float = 0.2
+    folds: int = 0  # 0 = one stratified hold-out split; K >= 2 = stratified K-fold
+    # model
+    model: str = "kit-resnet"
+    model_options: Mapping[str, Any] = field(default_factory=dict)
+    weights: str | None = None  # None, or "imagenet" for keras.applications backbones
+    # optimisation
+    epochs: int = 20
+    batch_size: int = 64
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    schedule: str = "cosine"
+    warmup_epochs: int = 0
+    label_smoothing: float = 0.0
+    early_stopping_patience: int = 5
+    seed: int = 42
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    # hardware
+    strategy: str = "auto"
+    mixed_precision: str = "auto"
+
+    def __post_init__(self) -> None:
+        _validate(self)
+
+    # --- serialisation -------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["model_options"] = dict(self.model_options)
+        if self.augment.brightness_range is not None:
+            data["augment"]["brightness_range"] = list(self.augment.brightness_range)
+        return data
+
+    def to_yaml(self) -> str:
+        import yaml
+
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+    def digest(self) -> str:
+        """A short stable hash of the whole config (for leaderboards and cache keys)."""
+        blob = json.dumps(self.to_dict(), sort_keys=True, default=str).encode()
+        return hashlib.sha256(blob).hexdigest()[:12]
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], source: str = "config") -> "TrainConfig":
+        return _build(dict(data), source)
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> "TrainConfig":
+        return cls.from_dict(read_config_file(path), source=str(path))
+
+    def replace(self, **changes: Any) -> "TrainConfig":
+        return merge(self, changes, source="replace")
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """Read a YAML mapping; a clear error names the file when it is not one."""
+    import yaml
+
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} not found; check the path given to --config")
+    except yaml.YAMLError as exc:
+        line = getattr(getattr(exc, "problem_mark", None), "line", None)
+        where = f" line {line + 1}" if line is not None else ""
+        raise ConfigError(f"config file {path}{where} is not valid YAML; fix the syntax there")
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a mapping of option: value")
+    return data
+
+
+def merge(base: TrainConfig, changes: Mapping[str, Any], source: str) -> TrainConfig:
+    """Return ``base`` with ``changes`` applied (nested ``augment`` keys merge too)."""
+    data = base.to_dict()
+    for key, value in changes.items():
+        if key == "augment" and isinstance(value, Mapping):
+            data["augment"] = {**data["augment"], **value}
+        elif key == "model_options" and isinstance(value, Mapping):
+            data["model_options"] = {**data["model_options"], **value}
+        else:
+            data[key] = value
+    return _build(data, source)
+
+
+def layered_config(
+    competition: str,
+    recipe: Mapping[str, Any],
+    recipe_name: str = "default",
+    config_file: str | Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> TrainConfig:
+    """Defaults → recipe → config file → CLI overrides (``None`` values are ignored)."""
+    config = _build({"competition": competition, "recipe": recipe_name}, "defaults")
+    config = merge(config, recipe, source=f"recipe '{recipe_name}'")
+    if config_file is not None:
+        from_file = read_config_file(config_file)
+        from_file.pop("competition", None)
+        config = merge(config, from_file, source=str(config_file))
+    if overrides:
+        given = {k: v for k, v in overrides.items() if v is not None}
+        config = merge(config, given, source="command-line options")
+    return config
+
+
+def _build(data: dict[str, Any], source: str) -> TrainConfig:
+    known = {f.name for f in fields(TrainConfig)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(
+            f"{source}: unknown option(s) {', '.join(unknown)}; valid options are {', '.join(sorted(known))}"
+        )
+    augment = data.get("augment") or {}
+    if not isinstance(augment, AugmentConfig):
+        augment_known = {f.name for f in fields(AugmentConfig)}
+        bad = sorted(set(augment) - augment_known)
+        if bad:
+            raise ConfigError(
+                f"{source}: unknown augment option(s) {', '.join(bad)}; valid are {', '.join(sorted(augment_known))}"
+            )
+        augment = dict(augment)
+        if augment.get("brightness_range") is not None:
+            augment["brightness_range"] = tuple(float(v) for v in augment["brightness_range"])
+        try:
+            augment = AugmentConfig(**augment)
+        except TypeError as exc:
+            raise ConfigError(f"{source}: bad augment options ({exc})")
+    data["augment"] = augment
+    data["model_options"] = dict(data.get("model_options") or {})
+    try:
+        return TrainConfig(**data)
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+    except TypeError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+
+
+def _check(condition: bool, message: str) -> None:
+    if not condition:
+        raise ConfigError(message)
+
+
+def _choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+    _check(value in choices, f"{name} must be one of {', '.join(choices)} (got '{value}')")
+
+
+def _validate(c: TrainConfig) -> None:
+    _check(isinstance(c.image_size, int) and 8 <= c.image_size <= 1024, "image_size must be an integer from 8 to 1024")
+    _check(0.05 <= float(c.crop) <= 1.0, "crop must be a fraction of the frame from 0.05 to 1.0")
+    _choice("balance", c.balance, BALANCE_CHOICES)
+    _check(c.min_vote_fraction is None or 0.0 <= c.min_vote_fraction <= 1.0, "min_vote_fraction must be from 0 to 1")
+    _check(c.max_images is None or c.max_images >= 4, "max_images must be at least 4")
+    _check(0.0 < c.val_fraction < 0.9, "val_fraction must be above 0 and below 0.9")
+    _check(c.folds == 0 or 2 <= c.folds <= 20, "folds must be 0 (hold-out) or from 2 to 20")
+    _check(c.epochs >= 1, "epochs must be at least 1")
+    _check(c.batch_size >= 1, "batch_size must be at least 1")
+    _choice("optimizer", c.optimizer, OPTIMIZERS)
+    _check(0.0 < c.lr < 10.0, "lr must be a positive learning rate below 10")
+    _check(c.weight_decay >= 0.0, "weight_decay must be 0 or more")
+    _choice("schedule", c.schedule, SCHEDULES)
+    _check(0 <= c.warmup_epochs < c.epochs, "warmup_epochs must be from 0 to epochs - 1")
+    _check(0.0 <= c.label_smoothing < 0.5, "label_smoothing must be from 0 to below 0.5")
+    _check(c.early_stopping_patience >= 0, "early_stopping_patience must be 0 (off) or more")
+    _check(c.weights in (None, "imagenet"), "weights must be empty or 'imagenet'")
+    _choice("strategy", c.strategy, STRATEGIES)
+    _choice("mixed_precision", c.mixed_precision, MIXED_PRECISION)
+    a = c.augment
+    _check(0.0 <= a.rotation_range <= 360.0, "augment.rotation_range must be degrees from 0 to 360")
+    for name in ("width_shift_range", "height_shift_range", "zoom_range", "contrast_range"):
+        _check(0.0 <= getattr(a, name) < 1.0, f"augment.{name} must be a fraction from 0 to below 1")
+    _check(0.0 <= a.shear_range < 90.0, "augment.shear_range must be degrees from 0 to below 90")
+    if a.brightness_range is not None:
+        low, high = a.brightness_range
+        _check(0.0 < low <= high, "augment.brightness_range must be a pair low <= high, both above 0")
+    _choice("augment.fill_mode", a.fill_mode, FILL_MODES)

@@ -1,0 +1,36 @@
+"""What is on disk for each competition: downloaded, prepared, runs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kaggle_kit.competitions import get_competition, list_competitions
+from kaggle_kit.paths import Workspace
+
+DOWNLOAD_MANIFEST = "download.json"
+CACHE_MANIFEST = "manifest.json"
+
+
+@dataclass(frozen=True)
+class CompetitionStatus:
+    slug: str
+    source: str
+    metric: str
+    downloaded: bool
+    prepared: bool
+
+
+def competition_status(workspace: Workspace) -> list[CompetitionStatus]:
+    """One row per registered competition, in slug order."""
+    rows = []
+    for slug in list_competitions():
+        competition = get_competition(slug)
+        raw = competition.raw_dir(workspace)
+        downloaded = (workspace.competition_dir(slug) / DOWNLOAD_MANIFEST).is_file() or (
+            workspace.raw_is_external(slug) and raw.is_dir()
+        )
+        cache_root = workspace.cache_root(slug)
+        prepared = cache_root.is_dir() and any(cache_root.glob(f"*/{CACHE_MANIFEST}"))
+        source = f"{competition.source_kind}:{competition.source_ref}"
+        rows.append(CompetitionStatus(slug, source, competition.metric, downloaded, prepared))
+    return rows

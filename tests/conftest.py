@@ -1,0 +1,22 @@
+"""Shared fixtures: small generated competitions, an isolated workspace, no network."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+# Quiet TensorFlow's C++ logging and keep it off any GPU a developer machine has.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+@pytest.fixture
+def workspace_env(tmp_path, monkeypatch):
+    """An isolated workspace: data, runs and submissions under tmp_path."""
+    from kaggle_kit.paths import Workspace
+
+    for name, folder in (("KIT_DATA_DIR", "data"), ("KIT_RUNS_DIR", "runs"), ("KIT_SUBMISSIONS_DIR", "submissions")):
+        monkeypatch.setenv(name, str(tmp_path / folder))
+    monkeypatch.delenv("KIT_KAGGLE_INPUT", raising=False)
+    monkeypatch.delenv("KIT_KAGGLE_WORKING", raising=False)
+    return Workspace.resolve()
