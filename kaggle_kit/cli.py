@@ -84,3 +84,23 @@ def competitions(workspace):
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     for row in table:
         click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+
+
+@cli.command()
+@competition_argument
+@click.argument("file", type=click.Path(dir_okay=False))
+@workspace_options
+def validate(slug, file, workspace):
+    """Check a submission CSV against the sample_submission format; list every problem by line.
+
+    Example: kit validate histopathologic-cancer-detection my_submission.csv
+    """
+    from kaggle_kit.errors import SubmissionError
+    from kaggle_kit.validate import validate_file
+
+    report = validate_file(load_competition(slug), workspace, file)
+    for problem in report.problems:
+        click.echo(str(problem))
+    if report.problems:
+        raise SubmissionError(f"{file}: {len(report.problems)} problem(s); fix them and run 'kit validate' again")
+    click.echo(f"OK: {file} matches the sample submission ({report.rows} rows, metric {report.metric})")

@@ -1,0 +1,176 @@
+"""Submission validation: each defect found with its exact message and line; `kit validate`."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from kaggle_kit.cli import cli
+from kaggle_kit.errors import UnknownNameError
+from kaggle_kit.validate import Problem, validate_submission
+
+SAMPLE = pd.DataFrame({"id": ["a", "b", "c", "d"], "label": [0, 0, 0, 0]})
+
+
+def write(tmp_path, text: str, name: str = "sub.csv"):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def messages(problems):
+    return [str(p) for p in problems]
+
+
+def test_valid_probability_file_has_no_problems(tmp_path):
+    path = write(tmp_path, "id,label\na,0.1\nb,0.9\nc,0\nd,1\n")
+    assert validate_submission(path, SAMPLE, "auc") == []
+
+
+def test_valid_frame_round_trips_through_csv(tmp_path):
+    frame = pd.DataFrame({"id": ["a", "b", "c", "d"], "label": [0.25, 0.5, 0.125, 1.0]})
+    path = tmp_path / "round.csv"
+    frame.to_csv(path, index=False)
+    assert validate_submission(frame, SAMPLE, "auc") == []
+    assert validate_submission(path, SAMPLE, "auc") == []
+    back = pd.read_csv(path, dtype={"id": str})
+    pd.testing.assert_frame_equal(back, frame)
+
+
+def test_missing_id_is_reported_on_the_line_the_sample_has_it(tmp_path):
+    path = write(tmp_path, "id,label\na,0.1\nb,0.2\nd,0.4\n")
+    assert messages(validate_submission(path, SAMPLE, "auc")) == [
+        "line 4: id c is missing (the sample submission has it on this line)",
+    ]
+
+
+def test_extra_id_is_reported_on_its_line(tmp_path):
+    path = write(tmp_path, "id,label\na,0.1\nb,0.2\nzz,0.5\nc,0.3\nd,0.4\n")
+    assert messages(validate_submission(path, SAMPLE, "auc")) == ["line 4: id zz is not in the sample submission"]
+
+
+def test_duplicate_id_names_the_first_occurrence(tmp_path):
+    path = write(tmp_path, "id,label\na,0.1\nb,0.2\nc,0.3\nd,0.4\nb,0.2\n")
+    assert messages(validate_submission(path, SAMPLE, "auc")) == ["line 6: id b is a duplicate of line 3"]
+
+
+def test_reordered_ids_report_the_first_row_out_of_place(tmp_path):
+    path = write(tmp_path, "id,label\na,0.1\nc,0.3\nb,0.2\nd,0.4\n")
+    assert messages(validate_submission(path, SAMPLE, "auc")) == [
+        "line 3: id c is out of order: the sample submission has b here; keep the sample's row order",
+    ]
+
+
+def test_nan_inf_and_empty_values(tmp_path):
+    path = write(tmp_path, "id,label\na,nan\nb,inf\nc,\nd,0.4\n")
+    assert messages(validate_submission(path, SAMPLE, "auc")) == [
+        "line 2: NaN in column label",
+        "line 3: infinite value inf in column label",
+        "line 4: empty value in column label",
+    ]
+
+
+def test_nan_in_a_frame_is_found_before_any_file_exists():
+    frame = pd.DataFrame({"id": ["a", "b", "c", "d"], "label": [0.1, np.nan, 0.3, 0.4]})
+    assert validate_submission(frame, SAMPLE, "auc") == [Problem(3, "NaN in column label")]
+
+
+def test_out_of_range_probability(tmp_path):
+    path = write(tmp_path, "id,label\na,1.5\nb,-0.1\nc,0.3\nd,0.4\n")
+    assert messages(validate_submission(path, SAMPLE, "auc")) == [
+        "line 2: value 1.5 in column label is outside [0, 1] (probabilities for auc)",
+        "line 3: value -0.1 in column label is outside [0, 1] (probabilities for auc)",
+    ]
+
+
+def test_accuracy_needs_hard_labels(tmp_path):
+    path = write(tmp_path, "id,label\na,1\nb,0\nc,0.7\nd,1.0\n")
+    assert messages(validate_submission(path, SAMPLE, "accuracy")) == [
+        "line 4: value 0.7 in column label is not 0 or 1 (class labels for accuracy)",
+    ]
+
+
+def test_wrong_header(tmp_path):
+    path = write(tmp_path, "label,id\na,0.1\nb,0.2\nc,0.3\nd,0.4\n")
+    assert messages(validate_submission(path, SAMPLE, "auc")) == [
+        "line 1: header is label,id; expected id,label (same columns, same order)",
+    ]
+
+
+def test_non_numeric_value(tmp_path):
+    path = write(tmp_path, "id,label\na,0.1\nb,yes\nc,0.3\nd,0.4\n")
+    assert messages(validate_submission(path, SAMPLE, "auc")) == ["line 3: value 'yes' in column label is not a number"]
+
+
+def test_row_with_wrong_field_count(tmp_path):
+    path = write(tmp_path, "id,label\na,0.1\nb,0.2,7\nc,0.3\nd,0.4\n")
+    assert messages(validate_submission(path, SAMPLE, "auc")) == [
+        "line 3: has 3 field(s); expected 2",
+        "line 3: id b is missing (the sample submission has it on this line)",
+    ]
+
+
+def test_empty_file(tmp_path):
+    path = write(tmp_path, "")
+    assert messages(validate_submission(path, SAMPLE, "auc")) == ["line 1: the file is empty; expected the header id,label"]
+
+
+def test_windows_line_endings_and_bom_are_accepted(tmp_path):
+    path = tmp_path / "win.csv"
+    path.write_bytes("\ufeffid,label\r\na,0.1\r\nb,0.2\r\nc,0.3\r\nd,0.4\r\n".encode("utf-8"))
+    assert validate_submission(path, SAMPLE, "auc") == []
+
+
+def test_several_defects_all_listed_in_line_order(tmp_path):
+    path = write(tmp_path, "id,label\nb,nan\nb,0.2\nc,2\n")
+    assert messages(validate_submission(path, SAMPLE, "auc")) == [
+        "line 2: id a is missing (the sample submission has it on this line)",
+        "line 2: NaN in column label",
+        "line 3: id b is a duplicate of line 2",
+        "line 4: value 2 in column label is outside [0, 1] (probabilities for auc)",
+        "line 5: id d is missing (the sample submission has it on this line)",
+    ]
+
+
+def test_unknown_metric_is_refused():
+    with pytest.raises(UnknownNameError, match="unknown metric 'rmse'"):
+        validate_submission(SAMPLE, SAMPLE, "rmse")
+
+
+# --- kit validate ---------------------------------------------------------
+
+
+@pytest.fixture
+def prepared_labels(workspace_env):
+    labels = workspace_env.labels_dir("histopathologic-cancer-detection")
+    labels.mkdir(parents=True)
+    SAMPLE.to_csv(labels / "sample_submission.csv", index=False)
+    return workspace_env
+
+
+def test_kit_validate_lists_every_problem_and_exits_1(prepared_labels, tmp_path):
+    path = write(tmp_path, "id,label\na,0.1\nb,nan\nd,0.4\n")
+    result = CliRunner().invoke(cli, ["validate", "histopathologic-cancer-detection", str(path)])
+    assert result.exit_code == 1
+    assert result.output == (
+        "line 3: NaN in column label\n"
+        "line 4: id c is missing (the sample submission has it on this line)\n"
+        f"Error: {path}: 2 problem(s); fix them and run 'kit validate' again\n"
+    )
+
+
+def test_kit_validate_ok(prepared_labels, tmp_path):
+    path = write(tmp_path, "id,label\na,0.1\nb,0.2\nc,0.3\nd,0.4\n")
+    result = CliRunner().invoke(cli, ["validate", "histopathologic-cancer-detection", str(path)])
+    assert result.exit_code == 0, result.output
+    assert result.output == f"OK: {path} matches the sample submission (4 rows, metric auc)\n"
+
+
+def test_kit_validate_without_prepared_labels_says_to_prepare(workspace_env, tmp_path):
+    path = write(tmp_path, "id,label\na,0.1\n")
+    result = CliRunner().invoke(cli, ["validate", "histopathologic-cancer-detection", str(path)])
+    assert result.exit_code == 1
+    sample = workspace_env.labels_dir("histopathologic-cancer-detection") / "sample_submission.csv"
+    assert result.output == f"Error: {sample} not found; run 'kit prepare' for this competition first\n"
