@@ -104,3 +104,17 @@ def validate(slug, file, workspace):
     if report.problems:
         raise SubmissionError(f"{file}: {len(report.problems)} problem(s); fix them and run 'kit validate' again")
     click.echo(f"OK: {file} matches the sample submission ({report.rows} rows, metric {report.metric})")
+
+
+@cli.command()
+@competition_argument
+@workspace_options
+def leaderboard(slug, workspace):
+    """Print the local leaderboard of a locally scored competition (galaxy-zoo-2, custom ones).
+
+    Example: kit leaderboard galaxy-zoo-2
+    """
+    from kaggle_kit.leaderboard import leaderboard_lines
+
+    for line in leaderboard_lines(load_competition(slug), workspace):
+        click.echo(line)

@@ -1,0 +1,268 @@
+"""Local scoring and the local leaderboard, for competitions Kaggle does not score.
+
+Galaxy Zoo 2 and custom competitions keep their test labels private in
+``data/<slug>/labels/test_labels.csv``. A submission is scored against them
+(accuracy, ROC AUC, confusion matrix) and recorded as one row of
+``submissions/<slug>/leaderboard.csv``; the board ranks every submission by the
+competition's metric (higher is better for both metrics; equal scores share a rank,
+the earlier submission listed first).
+
+>>> score = score_submission(competition, workspace, "submissions/galaxy-zoo-2/run-1.csv")
+>>> standing = record_score(workspace, "galaxy-zoo-2", entry, score)
+>>> standing.rank, len(standing.board)
+(1, 3)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import fcntl
+import os
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterator
+
+from kaggle_kit.errors import DataError, SubmissionError
+from kaggle_kit.fsutil import write_csv_atomic
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from kaggle_kit.competitions import Competition
+    from kaggle_kit.paths import Workspace
+
+LEADERBOARD = "leaderboard.csv"
+COLUMNS = ("run", "time", "score", "metric", "accuracy", "auc", "model", "image_size", "tta", "config_hash", "file")
+
+
+@dataclass(frozen=True)
+class LocalScore:
+    """A submission scored against the private test labels."""
+
+    metric: str
+    score: float
+    accuracy: float
+    auc: float | None  # None when no probabilities are available or the test set has one class
+    confusion: tuple[tuple[int, int], tuple[int, int]]  # ((tn, fp), (fn, tp)): rows true, columns predicted
+    rows: int
+
+
+@dataclass(frozen=True)
+class Entry:
+    """What the leaderboard records about a submission besides its score."""
+
+    run: str
+    model: str
+    image_size: str
+    tta: str
+    config_hash: str
+    file: str
+
+
+@dataclass(frozen=True)
+class Standing:
+    """A scored submission's place on the board (``board`` sorted best first, with ``rank``)."""
+
+    score: LocalScore
+    rank: int
+    board: "pd.DataFrame"
+    path: Path
+
+
+def leaderboard_path(workspace: "Workspace", slug: str) -> Path:
+    return workspace.submission_dir(slug) / LEADERBOARD
+
+
+def private_labels_path(workspace: "Workspace", slug: str) -> Path:
+    return workspace.labels_dir(slug) / "test_labels.csv"
+
+
+def score_submission(
+    competition: "Competition",
+    workspace: "Workspace",
+    submission: str | os.PathLike,
+    probabilities: str | os.PathLike | None = None,
+    threshold: float = 0.5,
+) -> LocalScore:
+    """Score a validated submission file against the private test labels.
+
+    The submission's values are 0/1 labels (accuracy) or probabilities (AUC). AUC
+    needs probabilities: for an accuracy submission pass the ``id,prob`` file kept
+    beside it. Probabilities become labels at ``threshold`` for the accuracy and
+    the confusion matrix.
+    """
+    if not competition.locally_scored:
+        raise SubmissionError(
+            f"{competition.slug} is scored by Kaggle, not locally; upload with 'kit submit {competition.slug} --upload'"
+        )
+    truth = _read_test_labels(private_labels_path(workspace, competition.slug))
+    values = _aligned_column(submission, truth.index, what="submission")
+    probs = values if competition.metric == "auc" else None
+    if probabilities is not None:
+        probs = _aligned_column(probabilities, truth.index, what="probability file")
+    predicted = values.to_numpy() if competition.metric == "accuracy" else (values.to_numpy() >= threshold)
+    return _score(competition.metric, truth.to_numpy(), predicted.astype(int), None if probs is None else probs.to_numpy())
+
+
+def record_score(
+    workspace: "Workspace", slug: str, entry: Entry, score: LocalScore, now: datetime | None = None
+) -> Standing:
+    """Append one row to ``submissions/<slug>/leaderboard.csv`` and return its rank.
+
+    The file is rewritten atomically under a lock, so two submits at once both land
+    and a crash never leaves a half-written board.
+    """
+    import pandas as pd
+
+    when = (now or datetime.now(timezone.utc)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    row = {
+        **dataclasses.asdict(entry),
+        "time": when,
+        "score": score.score,
+        "metric": score.metric,
+        "accuracy": score.accuracy,
+        "auc": score.auc,
+    }
+    path = leaderboard_path(workspace, slug)
+    with _locked(path):
+        board = pd.concat([read_leaderboard_file(path), pd.DataFrame([row], columns=list(COLUMNS))], ignore_index=True)
+        write_csv_atomic(path, board[list(COLUMNS)])
+    ranked = _ranked(board)
+    return Standing(score, int(ranked.loc[len(board) - 1, "rank"]), ranked.sort_values("rank", kind="stable"), path)
+
+
+def read_leaderboard(workspace: "Workspace", slug: str) -> "pd.DataFrame":
+    """The board, best first, with a ``rank`` column (empty when nothing was scored yet)."""
+    ranked = _ranked(read_leaderboard_file(leaderboard_path(workspace, slug)))
+    return ranked.sort_values("rank", kind="stable").reset_index(drop=True)
+
+
+def leaderboard_lines(competition: "Competition", workspace: "Workspace") -> list[str]:
+    """What ``kit leaderboard`` prints: the board as text, or how to get a first entry."""
+    slug = competition.slug
+    if not competition.locally_scored:
+        raise SubmissionError(
+            f"{slug} is scored by Kaggle, not locally; its leaderboard is on kaggle.com "
+            "(list your submissions with 'kit submissions')"
+        )
+    board = read_leaderboard(workspace, slug)
+    if board.empty:
+        return [f"No scored submissions for {slug} yet; make one with 'kit submit {slug} --run RUN'"]
+    return format_leaderboard(board)
+
+
+def read_leaderboard_file(path: Path) -> "pd.DataFrame":
+    import pandas as pd
+
+    if not path.exists():
+        return pd.DataFrame(columns=list(COLUMNS))
+    try:
+        board = pd.read_csv(path, dtype={"run": str, "tta": str, "config_hash": str, "image_size": str, "file": str})
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path} is not a readable leaderboard ({type(exc).__name__}); fix or delete it") from None
+    missing = [c for c in COLUMNS if c not in board.columns]
+    if missing:
+        raise DataError(f"{path} lacks column(s) {', '.join(missing)}; fix or delete it")
+    return board
+
+
+def format_leaderboard(board: "pd.DataFrame", highlight: int | None = None) -> list[str]:
+    """The board as aligned text lines; the row at position ``highlight`` is marked with ``*``."""
+    header = (" ", "rank", "score", "accuracy", "auc", "run", "model", "size", "tta", "time")
+    table = [header] + [
+        (
+            "*" if position == highlight else " ",
+            str(int(row["rank"])),
+            f"{row['score']:.4f}",
+            f"{row['accuracy']:.4f}",
+            _number(row["auc"]),
+            str(row["run"]),
+            str(row["model"]),
+            str(row["image_size"]),
+            str(row["tta"]),
+            str(row["time"]),
+        )
+        for position, (_, row) in enumerate(board.iterrows())
+    ]
+    widths = [max(len(line[i]) for line in table) for i in range(len(header))]
+    return ["  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip() for line in table]
+
+
+def format_confusion(score: LocalScore, class_names: tuple[str, str]) -> list[str]:
+    """The confusion matrix as text: rows are the true class, columns the predicted one."""
+    (tn, fp), (fn, tp) = score.confusion
+    names = [f"true {class_names[0]}", f"true {class_names[1]}"]
+    width = max(len(n) for n in names)
+    columns = [f"pred {class_names[0]}", f"pred {class_names[1]}"]
+    widths = [max(len(columns[0]), len(str(tn)), len(str(fn))), max(len(columns[1]), len(str(fp)), len(str(tp)))]
+    lines = [" " * width + "  " + "  ".join(c.rjust(w) for c, w in zip(columns, widths))]
+    for name, cells in zip(names, ((tn, fp), (fn, tp))):
+        lines.append(name.ljust(width) + "  " + "  ".join(str(c).rjust(w) for c, w in zip(cells, widths)))
+    return lines
+
+
+# --- helpers ------------------------------------------------------------
+
+
+def _read_test_labels(path: Path) -> "pd.Series":
+    import pandas as pd
+
+    if not path.is_file():
+        raise DataError(f"{path} not found; run 'kit prepare' for this competition first (it writes the test labels)")
+    table = pd.read_csv(path, dtype={"id": str})
+    return table.set_index("id")["label"].astype(int)
+
+
+def _aligned_column(path: str | os.PathLike, ids: "pd.Index", what: str) -> "pd.Series":
+    """The file's value column (its second column), reordered to ``ids``; every id must be there."""
+    import pandas as pd
+
+    table = pd.read_csv(path, dtype={0: str}, keep_default_na=False)
+    values = pd.to_numeric(table.iloc[:, 1], errors="coerce")
+    series = pd.Series(values.to_numpy(), index=table.iloc[:, 0].astype(str))
+    missing = ids.difference(series.index)
+    if len(missing) or series.index.duplicated().any() or series.isna().any():
+        raise SubmissionError(
+            f"{what} {path} does not cover the test labels one value per id "
+            f"({len(missing)} missing); run 'kit validate' on it and rebuild it"
+        )
+    return series.loc[ids]
+
+
+def _score(metric: str, truth, predicted, probs) -> LocalScore:
+    from sklearn.metrics import confusion_matrix, roc_auc_score
+
+    accuracy = float((truth == predicted).mean())
+    auc = float(roc_auc_score(truth, probs)) if probs is not None and len(set(truth)) == 2 else None
+    (tn, fp), (fn, tp) = confusion_matrix(truth, predicted, labels=[0, 1]).tolist()
+    score = accuracy if metric == "accuracy" else auc
+    if score is None:
+        raise SubmissionError("AUC is undefined: the test labels hold a single class; use metric accuracy")
+    return LocalScore(metric, score, accuracy, auc, ((tn, fp), (fn, tp)), len(truth))
+
+
+def _ranked(board: "pd.DataFrame") -> "pd.DataFrame":
+    """Rank 1 = best score; equal scores share the better rank."""
+    ranked = board.copy()
+    ranked["rank"] = ranked["score"].rank(ascending=False, method="min").fillna(len(board)).astype(int) if len(board) else []
+    return ranked
+
+
+def _number(value) -> str:
+    import pandas as pd
+
+    return "n/a" if value is None or pd.isna(value) else f"{float(value):.4f}"
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """An exclusive lock beside ``path``: read-modify-write of the board is one step."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(f".{path.name}.lock"), "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
