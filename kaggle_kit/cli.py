@@ -118,3 +118,33 @@ def leaderboard(slug, workspace):
 
     for line in leaderboard_lines(load_competition(slug), workspace):
         click.echo(line)
+
+
+@cli.command()
+@competition_argument
+@click.option("--image-size", type=int, help="Side of the cached square images (default: the recipe's).")
+@click.option("--crop", type=float, help="Central fraction of the frame kept before resizing, 0.05-1.")
+@click.option("--balance", type=click.Choice(["none", "undersample", "oversample", "class-weight"]),
+              help="Rebalance the training rows (default: the recipe's).")
+@click.option("--min-vote-fraction", type=float, help="Galaxy Zoo 2: keep galaxies whose winning vote is at least this.")
+@click.option("--max-images", type=int, help="Stratified, seeded subsample of the training rows.")
+@click.option("--labels", "labels_file", type=click.Path(dir_okay=False, exists=True),
+              help="Extra label table (Galaxy Zoo 2: gz2_hart16.csv).")
+@click.option("--workers", type=click.IntRange(min=1), help="Decode processes (default: all cores).")
+@click.option("--force", is_flag=True, help="Rebuild the cache even if a matching one exists.")
+@workspace_options
+def prepare(slug, image_size, crop, balance, min_vote_fraction, max_images, labels_file, workers, force, workspace):
+    """Write the label tables and decode every image once into a cache.
+
+    Example: kit prepare histopathologic-cancer-detection --image-size 32 --balance undersample
+    """
+    from kaggle_kit.data.prepare import PrepareOptions, prepare as prepare_data, summary_lines
+
+    competition = load_competition(slug)
+    options = PrepareOptions.for_competition(
+        competition, labels_file=labels_file, image_size=image_size, crop=crop, balance=balance,
+        min_vote_fraction=min_vote_fraction, max_images=max_images,
+    )
+    data = prepare_data(competition, workspace, options, force=force, workers=workers)
+    for line in summary_lines(data):
+        click.echo(line)

@@ -3,7 +3,9 @@
 Labels come from the Hart et al. (2016) table ``gz2_hart16``: ``gz2_class``
 starting with ``E`` is elliptical (0), ``S`` spiral (1), ``A`` (star/artefact) is
 dropped. A fixed 20 % of the galaxies, chosen per class by a hash of ``objid``,
-form the held-out test set; its labels are private to local scoring.
+form the held-out test set; its labels are private to local scoring. The
+optional confidence filter (``min_vote_fraction``) thins the training rows only:
+the test set never changes, so every run is scored on the same galaxies.
 """
 
 from __future__ import annotations
@@ -111,12 +113,7 @@ def build_labels(raw: Path, options: LabelOptions) -> LabelTables:
     joined = hart16.merge(mapping[["objid", "asset_id"]], left_on="dr7objid", right_on="objid", how="inner")
     joined["label"] = classify(joined["gz2_class"])
     notes: dict[str, Any] = {"joined": len(joined), "dropped_A": int(joined["label"].isna().sum())}
-    joined = joined[joined["label"].notna()].copy()
-    if options.min_vote_fraction is not None:
-        keep = winning_vote_fraction(joined, found["hart16"]) >= options.min_vote_fraction
-        notes["dropped_low_confidence"] = int((~keep).sum())
-        notes["min_vote_fraction"] = options.min_vote_fraction
-        joined = joined[keep]
+    joined = joined[joined["label"].notna()].reset_index(drop=True)
     if joined.empty:
         raise DataError(f"no labelled galaxies left after joining {found['hart16']} with {found['mapping']}; check both files")
     joined["label"] = joined["label"].astype(np.int64)
@@ -126,7 +123,21 @@ def build_labels(raw: Path, options: LabelOptions) -> LabelTables:
     notes["elliptical"] = int((joined["label"] == 0).sum())
     notes["spiral"] = int((joined["label"] == 1).sum())
 
+    # The held-out split is drawn from every E/S galaxy BEFORE any confidence filter,
+    # so the test set (and sample_submission.csv) is the same competition whatever
+    # filter a run trains with; the filter only thins the training rows.
     held_out = hash_split(joined["objid"], joined["label"], TEST_FRACTION)
+    if options.min_vote_fraction is not None:
+        confident = (winning_vote_fraction(joined, found["hart16"]) >= options.min_vote_fraction).to_numpy()
+        notes["dropped_low_confidence"] = int((~confident & ~held_out).sum())
+        notes["min_vote_fraction"] = options.min_vote_fraction
+        keep = confident | held_out
+        if not (keep & ~held_out).any():
+            raise DataError(
+                f"no training galaxy in {found['hart16']} reaches --min-vote-fraction "
+                f"{options.min_vote_fraction}; lower it"
+            )
+        joined, held_out = joined[keep].reset_index(drop=True), held_out[keep]
     table = attach_paths(joined[["id", "objid", "label"]], "id", found["images"], ".jpg", found["mapping"])
     train = table[~held_out].reset_index(drop=True)
     test_rows = table[held_out].reset_index(drop=True)

@@ -1,0 +1,288 @@
+"""The decoded image cache: uint8 ``.npy`` arrays written by parallel workers, read row by row.
+
+A cache folder holds ``train.npy`` and ``test.npy`` (N×H×W×3 uint8, standard
+``.npy`` format), their index CSVs, ``skipped.csv`` and ``manifest.json``. It
+is built in a temporary folder and renamed into place with the manifest
+already inside, so a folder under ``cache/`` with a manifest is complete.
+
+Memory stays bounded at any size: the arrays are created with a header only
+(sparse file), workers ``pwrite`` the rows they decode, and readers ``pread``
+the rows they need; nobody maps or loads a whole array.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
+
+import numpy as np
+import pandas as pd
+
+from kaggle_kit.data.decode import decode_chunk
+from kaggle_kit.errors import CacheError
+
+MANIFEST = "manifest.json"
+CACHE_FORMAT = 1
+CHUNK = 256  # images per worker task: big enough to amortise IPC, small enough for smooth progress
+TEMP_DIR = ".building"  # in-progress builds live here, out of sight of "*/manifest.json"
+
+
+# --- reading -------------------------------------------------------------------
+class ImageStore:
+    """Rows of a cache ``.npy`` file, read with ``os.pread`` (thread-safe, no mmap).
+
+    >>> store = prepared.train_store()
+    >>> store.read([5, 0, 9]).shape
+    (3, 96, 96, 3)
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        shape, offset = read_npy_header(self.path)
+        self.shape: tuple[int, int, int, int] = shape
+        self.offset = offset
+        self.row_bytes = int(np.prod(shape[1:]))
+        expected = offset + self.row_bytes * shape[0]
+        actual = self.path.stat().st_size
+        if actual != expected:
+            raise CacheError(f"{self.path} is {actual} bytes, expected {expected}; rebuild with `kit prepare --force`")
+        self._fd: int | None = None
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def read(self, rows: Sequence[int] | np.ndarray) -> np.ndarray:
+        """The images at ``rows``, in the order given, as uint8 (k, H, W, 3).
+
+        Rows are read in ascending order, and runs of consecutive rows with one
+        ``preadv`` each, so sequential reads (prediction) are large and linear.
+        """
+        rows = np.asarray(rows, dtype=np.int64).reshape(-1)
+        if rows.size and (rows.min() < 0 or rows.max() >= len(self)):
+            raise IndexError(f"rows out of range 0..{len(self) - 1} for {self.path}")
+        out = np.empty((rows.size, *self.shape[1:]), dtype=np.uint8)
+        flat = out.reshape(rows.size, self.row_bytes)
+        fd = self._descriptor()
+        for start, stop in consecutive_runs(rows):
+            view = memoryview(flat[start:stop]).cast("B")
+            want = (stop - start) * self.row_bytes
+            got = os.preadv(fd, [view], self.offset + int(rows[start]) * self.row_bytes)
+            if got != want:
+                raise CacheError(f"short read from {self.path}; rebuild with `kit prepare --force`")
+        return out
+
+    def _descriptor(self) -> int:
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+        return self._fd
+
+    def close(self) -> None:
+        if getattr(self, "_fd", None) is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> "ImageStore":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        self.close()
+
+    def __getstate__(self) -> dict[str, Any]:
+        # A descriptor does not survive pickling into another process; reopen there.
+        return {**self.__dict__, "_fd": None}
+
+
+def consecutive_runs(rows: np.ndarray) -> Iterator[tuple[int, int]]:
+    """(start, stop) slices of ``rows`` where each row is the previous one + 1."""
+    if rows.size == 0:
+        return
+    breaks = np.flatnonzero(np.diff(rows) != 1) + 1
+    edges = [0, *breaks.tolist(), rows.size]
+    for start, stop in zip(edges[:-1], edges[1:]):
+        yield start, stop
+
+
+def read_npy_header(path: Path) -> tuple[tuple[int, ...], int]:
+    """Shape and data offset of an N×H×W×3 uint8 ``.npy`` file."""
+    try:
+        with open(path, "rb") as handle:
+            version = np.lib.format.read_magic(handle)
+            if version == (1, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_1_0(handle)
+            else:
+                shape, fortran, dtype = np.lib.format.read_array_header_2_0(handle)
+            offset = handle.tell()
+    except (OSError, ValueError) as exc:
+        raise CacheError(f"{path} is not a readable .npy file ({exc}); rebuild with `kit prepare --force`") from None
+    if dtype != np.uint8 or fortran or len(shape) != 4 or shape[3] != 3:
+        raise CacheError(f"{path} holds {dtype} {shape}, not uint8 N×H×W×3; rebuild with `kit prepare --force`")
+    return tuple(int(s) for s in shape), offset
+
+
+# --- the prepared cache as a whole ---------------------------------------------
+@dataclass
+class PreparedData:
+    """A complete cache folder: its manifest, indexes and image stores."""
+
+    root: Path
+    manifest: dict[str, Any]
+    train_index: pd.DataFrame  # id, label, row (oversampled rows repeat a row)
+    test_index: pd.DataFrame  # id, row, readable — in sample_submission order
+    class_weight: dict[int, float] | None
+    image_size: int
+    reused: bool = field(default=False)
+
+    def train_store(self) -> ImageStore:
+        return ImageStore(self.root / "train.npy")
+
+    def test_store(self) -> ImageStore:
+        return ImageStore(self.root / "test.npy")
+
+    @property
+    def skipped(self) -> pd.DataFrame:
+        return pd.read_csv(self.root / "skipped.csv", dtype=str, keep_default_na=False)
+
+
+def open_cache(root: Path, reused: bool = True) -> PreparedData:
+    """Load a complete cache folder, or raise :class:`CacheError` naming what is wrong."""
+    manifest_path = root / MANIFEST
+    if not manifest_path.is_file():
+        raise CacheError(f"{root} has no {MANIFEST}, so it is incomplete; run `kit prepare` again")
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        train_index = pd.read_csv(root / "train_index.csv", dtype={"id": str})
+        test_index = pd.read_csv(root / "test_index.csv", dtype={"id": str})
+    except (OSError, ValueError) as exc:
+        raise CacheError(f"{root} is damaged ({exc}); rebuild with `kit prepare --force`") from None
+    weights = manifest.get("class_weight")
+    return PreparedData(
+        root=root,
+        manifest=manifest,
+        train_index=train_index,
+        test_index=test_index,
+        class_weight={int(k): float(v) for k, v in weights.items()} if weights else None,
+        image_size=int(manifest["image_size"]),
+        reused=reused,
+    )
+
+
+# --- building ------------------------------------------------------------------
+def create_array_file(path: Path, count: int, size: int) -> int:
+    """An N×size×size×3 uint8 ``.npy`` file with only its header written; returns the data offset."""
+    # open_memmap writes the header and sizes the file (sparse); the map itself is
+    # dropped at once so no page of it is ever touched here.
+    array = np.lib.format.open_memmap(path, mode="w+", dtype=np.uint8, shape=(count, size, size, 3))
+    del array
+    return read_npy_header(path)[1]
+
+
+def fill_array(
+    target: Path,
+    paths: Sequence[str],
+    size: int,
+    crop: float,
+    *,
+    workers: int,
+    progress: Callable[[int], None],
+) -> dict[int, str]:
+    """Create ``target`` and decode ``paths`` into its rows; return {row: reason} for skipped images."""
+    offset = create_array_file(target, len(paths), size)
+    tasks = [
+        (str(target), offset, size, crop, list(range(start, min(start + CHUNK, len(paths)))),
+         list(paths[start:start + CHUNK]))
+        for start in range(0, len(paths), CHUNK)
+    ]
+    skipped: dict[int, str] = {}
+    if workers <= 1 or len(tasks) <= 1:
+        for task in tasks:
+            skipped.update(decode_chunk(*task))
+            progress(len(task[4]))
+        return skipped
+    for chunk_rows, chunk_skipped in run_in_pool(tasks, workers):
+        skipped.update(chunk_skipped)
+        progress(len(chunk_rows))
+    return skipped
+
+
+def run_in_pool(tasks: list[tuple], workers: int) -> Iterator[tuple[list[int], list[tuple[int, str]]]]:
+    """Run ``decode_chunk`` tasks on ``workers`` processes, a bounded number in flight."""
+    # "spawn": workers must not inherit the parent's lock file or, when `kit train`
+    # prepares, a half-initialised TensorFlow runtime.
+    context = get_context("spawn")
+    pending = iter(tasks)
+    try:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            in_flight = {}
+            for task in pending:
+                in_flight[pool.submit(decode_chunk, *task)] = task[4]
+                if len(in_flight) >= workers * 3:
+                    break
+            while in_flight:
+                done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                for future in done:
+                    rows = in_flight.pop(future)
+                    yield rows, future.result()
+                    task = next(pending, None)
+                    if task is not None:
+                        in_flight[pool.submit(decode_chunk, *task)] = task[4]
+    except BrokenProcessPool:
+        raise CacheError(
+            "a decode worker died (out of memory or a crashing image library); "
+            "retry with --workers 1 to find the file"
+        ) from None
+
+
+# --- locking and publishing ----------------------------------------------------
+@contextlib.contextmanager
+def exclusive_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``path``; a second prepare waits here.
+
+    The kernel drops the lock when the holder dies, even by SIGKILL, so a killed
+    build never leaves a stale lock behind.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def clear_stale_builds(cache_root: Path, key: str) -> None:
+    """Remove leftovers of interrupted builds of ``key`` (call with the lock held)."""
+    building = cache_root / TEMP_DIR
+    for leftover in building.glob(f"{key}.*"):
+        shutil.rmtree(leftover, ignore_errors=True)
+
+
+def new_build_dir(cache_root: Path, key: str) -> Path:
+    building = cache_root / TEMP_DIR
+    building.mkdir(parents=True, exist_ok=True)
+    folder = building / f"{key}.{os.getpid()}.{time.time_ns()}"
+    folder.mkdir()
+    return folder
+
+
+def publish(build_dir: Path, final: Path) -> None:
+    """Rename a finished build onto ``final``, replacing an older cache only once the new one is whole."""
+    if final.exists():
+        retired = build_dir.with_name(build_dir.name + ".old")
+        os.replace(final, retired)
+        os.replace(build_dir, final)
+        shutil.rmtree(retired, ignore_errors=True)
+    else:
+        os.replace(build_dir, final)

@@ -1,0 +1,418 @@
+"""``kit prepare``: label tables, rebalancing, and the decoded image cache, built once.
+
+>>> options = PrepareOptions(image_size=96, balance="undersample")
+>>> data = prepare(get_competition("histopathologic-cancer-detection"), Workspace.resolve(), options)
+>>> data.train_store().read(data.train_index["row"][:32]).shape
+(32, 96, 96, 3)
+
+Order of work on the training rows: undersample (before decoding, so dropped
+images cost nothing) → ``max_images`` stratified subsample → decode → drop
+unreadable → oversample (repeated index rows) or class weights, from what was
+actually decoded. The test set is always decoded complete, in sample-submission
+order; an unreadable test image keeps its row (zero pixels, ``readable=0``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass, fields
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from kaggle_kit.competitions import Competition, LabelOptions, LabelTables
+from kaggle_kit.config import BALANCE_CHOICES
+from kaggle_kit.data.cache import (
+    CACHE_FORMAT,
+    MANIFEST,
+    PreparedData,
+    clear_stale_builds,
+    exclusive_lock,
+    fill_array,
+    new_build_dir,
+    open_cache,
+    publish,
+)
+from kaggle_kit.data.decode import RESAMPLE_NAME
+from kaggle_kit.errors import CacheError, ConfigError, DataError
+from kaggle_kit.fsutil import write_csv_atomic, write_json_atomic
+from kaggle_kit.paths import Workspace
+
+if TYPE_CHECKING:
+    from kaggle_kit.config import TrainConfig
+
+LOCK_FILE = ".prepare.lock"
+
+
+@dataclass(frozen=True)
+class PrepareOptions:
+    """What a cache is built from; every field but ``labels_file`` is part of its identity."""
+
+    image_size: int
+    crop: float = 1.0
+    balance: str = "none"
+    min_vote_fraction: float | None = None
+    max_images: int | None = None
+    seed: int = 42
+    labels_file: Path | None = None
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.image_size, int) and 8 <= self.image_size <= 1024):
+            raise ConfigError(f"image size must be an integer from 8 to 1024 (got {self.image_size!r})")
+        if not 0.05 <= float(self.crop) <= 1.0:
+            raise ConfigError(f"crop must be a fraction of the frame from 0.05 to 1.0 (got {self.crop!r})")
+        if self.balance not in BALANCE_CHOICES:
+            raise ConfigError(f"balance must be one of {', '.join(BALANCE_CHOICES)} (got '{self.balance}')")
+        if self.min_vote_fraction is not None and not 0.0 <= self.min_vote_fraction <= 1.0:
+            raise ConfigError(f"min vote fraction must be from 0 to 1 (got {self.min_vote_fraction!r})")
+        if self.max_images is not None and self.max_images < 4:
+            raise ConfigError(f"max images must be at least 4 (got {self.max_images!r})")
+
+    @classmethod
+    def from_config(cls, config: "TrainConfig", labels_file: str | os.PathLike | None = None) -> "PrepareOptions":
+        return cls(
+            image_size=config.image_size,
+            crop=float(config.crop),
+            balance=config.balance,
+            min_vote_fraction=config.min_vote_fraction,
+            max_images=config.max_images,
+            seed=config.seed,
+            labels_file=Path(labels_file) if labels_file is not None else None,
+        )
+
+    @classmethod
+    def for_competition(
+        cls,
+        competition: Competition,
+        recipe: str = "default",
+        labels_file: str | os.PathLike | None = None,
+        **overrides: Any,
+    ) -> "PrepareOptions":
+        """The recipe's data settings with ``overrides`` on top (``None`` values ignored).
+
+        >>> PrepareOptions.for_competition(get_competition("galaxy-zoo-2"), image_size=64).crop
+        0.5
+        """
+        from kaggle_kit.config import layered_config
+
+        config = layered_config(competition.slug, competition.recipe(recipe), recipe, overrides=overrides)
+        return cls.from_config(config, labels_file=labels_file)
+
+    def settings(self) -> dict[str, Any]:
+        """The fields that identify a cache (JSON-ready, as stored in the manifest)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "labels_file"} | {
+            "crop": float(self.crop)
+        }
+
+    def readable_key(self) -> str:
+        parts = [f"{self.image_size}px", f"crop{float(self.crop):g}", self.balance]
+        if self.min_vote_fraction is not None:
+            parts.append(f"vote{self.min_vote_fraction:g}")
+        if self.max_images is not None:
+            parts.append(f"max{self.max_images}")
+        parts.append(f"seed{self.seed}")
+        return "-".join(parts)
+
+    def as_flags(self) -> str:
+        """The ``kit prepare`` options that rebuild a cache with these settings."""
+        flags = [f"--image-size {self.image_size}", f"--crop {float(self.crop):g}", f"--balance {self.balance}"]
+        if self.min_vote_fraction is not None:
+            flags.append(f"--min-vote-fraction {self.min_vote_fraction:g}")
+        if self.max_images is not None:
+            flags.append(f"--max-images {self.max_images}")
+        return " ".join(flags)
+
+
+# --- public entry points --------------------------------------------------------
+def prepare(
+    competition: Competition,
+    workspace: Workspace,
+    options: PrepareOptions,
+    *,
+    force: bool = False,
+    workers: int | None = None,
+    progress: bool = True,
+) -> PreparedData:
+    """Write the label tables and build (or reuse) the image cache for ``options``.
+
+    One prepare of a competition runs at a time: a second one waits on the lock,
+    then finds the finished cache and reuses it.
+    """
+    raw = competition.raw_dir(workspace)
+    if not raw.is_dir():
+        raise DataError(
+            f"raw files of {competition.slug} not found at {raw}; run `kit download {competition.slug}` "
+            "first, or pass --raw-dir"
+        )
+    cache_root = workspace.cache_root(competition.slug)
+    with exclusive_lock(cache_root / LOCK_FILE):
+        label_options = LabelOptions(labels_file=options.labels_file, min_vote_fraction=options.min_vote_fraction)
+        tables = competition.build_labels(raw, label_options)
+        write_label_tables(workspace.labels_dir(competition.slug), tables)
+        source = source_fingerprint(raw, tables, options)
+        key = cache_key(options, source)
+        final = cache_root / key
+        if not force and (final / MANIFEST).is_file():
+            return open_cache(final, reused=True)
+        clear_stale_builds(cache_root, key)
+        build_dir = new_build_dir(cache_root, key)
+        try:
+            build_cache(build_dir, competition, tables, options, source, key,
+                        workers=workers or available_cpus(), progress=progress)
+            publish(build_dir, final)
+        finally:
+            shutil.rmtree(build_dir, ignore_errors=True)
+        return open_cache(final, reused=False)
+
+
+def load_prepared(competition: Competition, workspace: Workspace, options: PrepareOptions) -> PreparedData:
+    """The newest complete cache built with ``options``; :class:`CacheError` when there is none."""
+    cache_root = workspace.cache_root(competition.slug)
+    wanted = options.settings()
+    matches = []
+    for manifest_path in cache_root.glob(f"*/{MANIFEST}"):
+        try:
+            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue  # a damaged cache is simply not a match; `kit prepare` replaces it
+        if manifest.get("settings") == wanted and manifest.get("format") == CACHE_FORMAT:
+            matches.append((manifest.get("created", ""), manifest_path.parent))
+    if not matches:
+        raise CacheError(
+            f"no prepared cache of {competition.slug} for {options.readable_key()} in {cache_root}; "
+            f"run `kit prepare {competition.slug} {options.as_flags()}`"
+        )
+    return open_cache(max(matches)[1], reused=True)
+
+
+def summary_lines(data: PreparedData) -> list[str]:
+    """What ``kit prepare`` reports: counts, skipped files, the rebalancing done, the cache folder."""
+    counts = data.manifest["counts"]
+    lines = [
+        f"train: {counts['train_images']:,} images, {counts['positive']:,} positive, "
+        f"{counts['negative']:,} negative ({counts['train_rows']:,} index rows)",
+        f"test: {counts['test_images']:,} images ({counts['test_unreadable']:,} unreadable, kept as blank rows)",
+        f"skipped: {counts['skipped']:,}" + (f" (listed in {data.root / 'skipped.csv'})" if counts["skipped"] else ""),
+    ]
+    lines += [f"balance: {note}" for note in data.manifest["balance_done"]]
+    lines.append(f"cache: {data.root} ({'reused' if data.reused else 'built'})")
+    return lines
+
+
+def available_cpus() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+# --- label tables ------------------------------------------------------------------
+def write_label_tables(labels_dir: Path, tables: LabelTables) -> None:
+    """train.csv, test.csv, sample_submission.csv, test_labels.csv (local scoring only), notes.json."""
+    write_csv_atomic(labels_dir / "train.csv", tables.train[["id", "label", "path"]])
+    write_csv_atomic(labels_dir / "test.csv", tables.test[["id", "path"]])
+    write_csv_atomic(labels_dir / "sample_submission.csv", tables.sample_submission)
+    if tables.test_labels is not None:
+        write_csv_atomic(labels_dir / "test_labels.csv", tables.test_labels[["id", "label"]])
+    write_json_atomic(labels_dir / "notes.json", tables.notes)
+
+
+def source_fingerprint(raw: Path, tables: LabelTables, options: PrepareOptions) -> dict[str, Any]:
+    """What the cache was built from: the raw folder's files and sizes, and a digest of the labels."""
+    files = {p.name: p.stat().st_size for p in sorted(raw.iterdir()) if p.is_file()}
+    if options.labels_file is not None:
+        files[str(options.labels_file)] = Path(options.labels_file).stat().st_size
+    digest = hashlib.sha256()
+    for frame in (tables.train[["id", "label"]], tables.test[["id"]]):
+        digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return {
+        "raw_dir": str(raw),
+        "files": files,
+        "labels_digest": digest.hexdigest()[:16],
+        "train_rows": len(tables.train),
+        "test_rows": len(tables.test),
+    }
+
+
+def cache_key(options: PrepareOptions, source: dict[str, Any]) -> str:
+    identity = {"settings": options.settings(), "files": source["files"], "labels": source["labels_digest"]}
+    blob = json.dumps(identity, sort_keys=True, default=str).encode()
+    return f"{options.readable_key()}-{hashlib.sha256(blob).hexdigest()[:10]}"
+
+
+# --- rebalancing ---------------------------------------------------------------------
+def class_counts(labels: pd.Series) -> dict[int, int]:
+    return {int(k): int(v) for k, v in labels.value_counts().sort_index().items()}
+
+
+def require_both_classes(train: pd.DataFrame, balance: str) -> None:
+    present = sorted(class_counts(train["label"]))
+    if present != [0, 1]:
+        raise DataError(f"--balance {balance} needs both labels in the training rows, found only {present}; use --balance none")
+
+
+def undersample(train: pd.DataFrame, rng: np.random.Generator) -> tuple[pd.DataFrame, str]:
+    """Drop rows of the larger class at random down to the smaller class's count (50/50)."""
+    require_both_classes(train, "undersample")
+    counts = class_counts(train["label"])
+    major = max(counts, key=lambda label: (counts[label], label))
+    minor_count = min(counts.values())
+    major_rows = np.flatnonzero(train["label"].to_numpy() == major)
+    dropped = rng.choice(major_rows, size=len(major_rows) - minor_count, replace=False)
+    kept = train.drop(train.index[dropped])
+    return kept, f"undersample: label {major} {counts[major]:,} → {minor_count:,} (50/50)"
+
+
+def stratified_subsample(train: pd.DataFrame, limit: int, rng: np.random.Generator) -> pd.DataFrame:
+    """``limit`` rows, each class keeping its share (largest remainders), original order kept."""
+    if len(train) <= limit:
+        return train
+    counts = class_counts(train["label"])
+    exact = {label: limit * count / len(train) for label, count in counts.items()}
+    quota = {label: int(value) for label, value in exact.items()}
+    by_remainder = sorted(exact, key=lambda label: exact[label] - quota[label], reverse=True)
+    for label in by_remainder[: limit - sum(quota.values())]:
+        quota[label] += 1
+    labels = train["label"].to_numpy()
+    chosen = [rng.choice(np.flatnonzero(labels == label), size=quota[label], replace=False) for label in counts]
+    return train.iloc[np.sort(np.concatenate(chosen))]
+
+
+def oversample(index: pd.DataFrame, rng: np.random.Generator) -> tuple[pd.DataFrame, str]:
+    """Repeat rows of the smaller class until both classes have as many index rows."""
+    require_both_classes(index, "oversample")
+    counts = class_counts(index["label"])
+    minor = min(counts, key=lambda label: (counts[label], -label))
+    target = max(counts.values())
+    members = np.flatnonzero(index["label"].to_numpy() == minor)
+    whole, remainder = divmod(target - len(members), len(members))
+    extra = np.concatenate([np.tile(members, whole), rng.choice(members, size=remainder, replace=False)])
+    grown = pd.concat([index, index.iloc[np.sort(extra)]], ignore_index=True)
+    return grown, f"oversample: label {minor} {counts[minor]:,} → {target:,} rows (images repeated)"
+
+
+def balanced_class_weight(index: pd.DataFrame) -> tuple[dict[int, float], str]:
+    """Weights n / (2 · n_class), so both classes weigh the same in the loss."""
+    require_both_classes(index, "class-weight")
+    counts = class_counts(index["label"])
+    total = sum(counts.values())
+    weights = {label: round(total / (2 * count), 6) for label, count in counts.items()}
+    return weights, "class-weight: " + ", ".join(f"label {k} × {v:.3f}" for k, v in weights.items())
+
+
+def select_train_rows(train: pd.DataFrame, options: PrepareOptions, rng: np.random.Generator) -> tuple[pd.DataFrame, list[str]]:
+    """The training rows to decode: undersampled and/or subsampled as the options say."""
+    notes = []
+    if options.balance == "undersample":
+        train, note = undersample(train, rng)
+        notes.append(note)
+    if options.max_images is not None and len(train) > options.max_images:
+        notes.append(f"max-images: {options.max_images:,} of {len(train):,} rows (stratified)")
+        train = stratified_subsample(train, options.max_images, rng)
+    return train.reset_index(drop=True), notes
+
+
+# --- the build -------------------------------------------------------------------------
+def build_cache(
+    build_dir: Path,
+    competition: Competition,
+    tables: LabelTables,
+    options: PrepareOptions,
+    source: dict[str, Any],
+    key: str,
+    *,
+    workers: int,
+    progress: bool,
+) -> None:
+    """Decode train and test into ``build_dir`` and write its indexes, then the manifest last."""
+    from tqdm.auto import tqdm
+
+    started = time.monotonic()
+    rng = np.random.default_rng(options.seed)
+    selected, balance_notes = select_train_rows(tables.train, options, rng)
+    test = tables.test.reset_index(drop=True)
+    size, crop = options.image_size, float(options.crop)
+    with tqdm(total=len(selected) + len(test), unit="img", desc=f"prepare {competition.slug}",
+              disable=not progress, leave=False) as bar:
+        train_skipped = fill_array(build_dir / "train.npy", selected["path"].tolist(), size, crop,
+                                   workers=workers, progress=bar.update)
+        test_skipped = fill_array(build_dir / "test.npy", test["path"].tolist(), size, crop,
+                                  workers=workers, progress=bar.update)
+    sync_files(build_dir / "train.npy", build_dir / "test.npy")
+
+    train_index = selected[["id", "label"]].assign(row=np.arange(len(selected)))
+    train_index = train_index[~train_index["row"].isin(list(train_skipped))].reset_index(drop=True)
+    if train_index.empty:
+        first = next(iter(train_skipped.values()), "no rows")
+        raise DataError(
+            f"none of the {len(selected)} training images of {competition.slug} could be decoded "
+            f"(e.g. {first}); check the image files under {Path(selected['path'].iloc[0]).parent}"
+        )
+    class_weight = None
+    if options.balance == "oversample":
+        train_index, note = oversample(train_index, rng)
+        balance_notes.append(note)
+    elif options.balance == "class-weight":
+        class_weight, note = balanced_class_weight(train_index)
+        balance_notes.append(note)
+    test_index = pd.DataFrame({
+        "id": test["id"],
+        "row": np.arange(len(test)),
+        "readable": (~np.isin(np.arange(len(test)), list(test_skipped))).astype(int),
+    })
+    skipped = skipped_table(selected, train_skipped, test, test_skipped)
+    write_csv_atomic(build_dir / "train_index.csv", train_index)
+    write_csv_atomic(build_dir / "test_index.csv", test_index)
+    write_csv_atomic(build_dir / "skipped.csv", skipped)
+
+    counts = {
+        "train_images": int(len(selected) - len(train_skipped)),
+        "train_rows": len(train_index),
+        "positive": int((train_index["label"] == 1).sum()),
+        "negative": int((train_index["label"] == 0).sum()),
+        "test_images": len(test),
+        "test_unreadable": len(test_skipped),
+        "skipped": len(skipped),
+    }
+    manifest = {
+        "format": CACHE_FORMAT,
+        "competition": competition.slug,
+        "key": key,
+        "settings": options.settings(),
+        "image_size": size,
+        "crop": crop,
+        "balance": options.balance,
+        "balance_done": balance_notes or ["none"],
+        "class_weight": {str(k): v for k, v in class_weight.items()} if class_weight else None,
+        "min_vote_fraction": options.min_vote_fraction,
+        "label_notes": tables.notes,
+        "counts": counts,
+        "skipped": len(skipped),
+        "source": source,
+        "decoder": {"library": "pillow", "resample": RESAMPLE_NAME, "workers": workers},
+        "seconds": round(time.monotonic() - started, 2),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    write_json_atomic(build_dir / MANIFEST, manifest)  # last: its presence means complete
+
+
+def skipped_table(train: pd.DataFrame, train_skipped: dict[int, str], test: pd.DataFrame,
+                  test_skipped: dict[int, str]) -> pd.DataFrame:
+    rows = [("train", train.at[row, "id"], train.at[row, "path"], reason) for row, reason in sorted(train_skipped.items())]
+    rows += [("test", test.at[row, "id"], test.at[row, "path"], reason) for row, reason in sorted(test_skipped.items())]
+    return pd.DataFrame(rows, columns=["split", "id", "path", "reason"])
+
+
+def sync_files(*paths: Path) -> None:
+    """Flush the arrays to disk before the cache is published, so a power cut cannot leave a
+    complete-looking cache full of zeros."""
+    for path in paths:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
