@@ -148,3 +148,20 @@ def prepare(slug, image_size, crop, balance, min_vote_fraction, max_images, labe
     data = prepare_data(competition, workspace, options, force=force, workers=workers)
     for line in summary_lines(data):
         click.echo(line)
+
+
+@cli.command()
+@click.argument("slug_and_run", nargs=-1, required=True, metavar="[SLUG] RUN")
+@workspace_options
+def report(slug_and_run, workspace):
+    """Write a run's self-contained HTML report (curves, ROC, calibration, mistakes with Grad-CAM).
+
+    Example: kit report histopathologic-cancer-detection 20261122-0300-kit-resnet
+    """
+    from kaggle_kit.report import find_run_folder, write_report
+
+    if len(slug_and_run) > 2:
+        raise click.UsageError("give RUN (a run id or folder), or SLUG and RUN")
+    *slug, run = slug_and_run
+    folder = find_run_folder(workspace, run, slug=slug[0] if slug else None)
+    click.echo(f"Wrote {write_report(folder, workspace)}")

@@ -6,6 +6,8 @@ import os
 
 import pytest
 
+from _fixtures_runs import *  # noqa: F401,F403
+
 # Quiet TensorFlow's C++ logging and keep it off any GPU a developer machine has.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 

@@ -1,0 +1,146 @@
+"""The report's plots, drawn with matplotlib's Agg backend and returned as PNG bytes.
+
+Each function takes plain arrays or frames and returns a closed figure's PNG, so
+nothing here needs a display, a browser or the network.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+# Columns of a Keras history that are bookkeeping, not curves.
+NOT_CURVES = ("epoch", "fold", "lr", "learning_rate")
+DPI = 100
+
+
+def new_figure(width: float, height: float, ncols: int = 1):
+    """A figure and its axes on the Agg canvas (never pyplot: no global state, no display)."""
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+    axes = figure.subplots(1, ncols, squeeze=False)[0]
+    return figure, list(axes)
+
+
+def figure_png(figure) -> bytes:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=DPI)
+    return buffer.getvalue()
+
+
+def curve_metrics(history: pd.DataFrame) -> list[str]:
+    """Metric names with a training column, in history order: ``loss``, ``auc``, ``accuracy``..."""
+    names = [c for c in history.columns if not c.startswith("val_") and c not in NOT_CURVES]
+    return [name for name in names if pd.api.types.is_numeric_dtype(history[name])]
+
+
+def learning_curves_png(histories: Mapping[str, pd.DataFrame], metrics: Sequence[str] | None = None) -> bytes:
+    """One panel per metric; a colour per series (run, fold or grid point); training solid, validation dashed."""
+    frames = {label: frame for label, frame in histories.items() if len(frame)}
+    if metrics is None:
+        metrics = list(dict.fromkeys(name for frame in frames.values() for name in curve_metrics(frame)))
+    metrics = list(metrics) or ["loss"]
+    figure, axes = new_figure(4.2 * len(metrics), 3.4, ncols=len(metrics))
+    for axis, metric in zip(axes, metrics):
+        for index, (label, frame) in enumerate(frames.items()):
+            colour = f"C{index % 10}"
+            epochs = _epochs(frame)
+            if metric in frame:
+                axis.plot(epochs, frame[metric], color=colour, label=f"{label} train")
+            if f"val_{metric}" in frame:
+                axis.plot(epochs, frame[f"val_{metric}"], color=colour, linestyle="--", label=f"{label} validation")
+        axis.set_title(metric)
+        axis.set_xlabel("epoch")
+        axis.grid(alpha=0.3)
+    if frames:
+        axes[0].legend(fontsize="small")
+    return figure_png(figure)
+
+
+def _epochs(frame: pd.DataFrame) -> np.ndarray:
+    # Keras counts epochs from 0 in its CSV log; people count from 1.
+    if "epoch" in frame:
+        return frame["epoch"].to_numpy() + 1
+    return np.arange(1, len(frame) + 1)
+
+
+def roc_png(labels: np.ndarray, probs: np.ndarray) -> tuple[bytes, float | None]:
+    """The ROC curve with its AUC in the legend; AUC is ``None`` when only one class is present."""
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    figure, (axis,) = new_figure(4.6, 4.2)
+    axis.plot([0, 1], [0, 1], color="grey", linestyle=":", label="chance")
+    auc = None
+    if len(np.unique(labels)) == 2:
+        fpr, tpr, _ = roc_curve(labels, probs)
+        auc = float(roc_auc_score(labels, probs))
+        axis.plot(fpr, tpr, color="C0", label=f"ROC (AUC = {auc:.4f})")
+    axis.set_xlabel("false positive rate")
+    axis.set_ylabel("true positive rate")
+    axis.set_xlim(0, 1)
+    axis.set_ylim(0, 1.01)
+    axis.legend(loc="lower right")
+    axis.grid(alpha=0.3)
+    return figure_png(figure), auc
+
+
+def confusion(labels: np.ndarray, probs: np.ndarray, threshold: float) -> np.ndarray:
+    """2×2 counts, rows = true class (0, 1), columns = predicted class at ``threshold``."""
+    from sklearn.metrics import confusion_matrix
+
+    return confusion_matrix(labels, (probs >= threshold).astype(int), labels=[0, 1])
+
+
+def confusion_png(matrix: np.ndarray, class_names: Sequence[str], threshold: float) -> bytes:
+    figure, (axis,) = new_figure(4.4, 3.8)
+    axis.imshow(matrix, cmap="Blues")
+    total = max(int(matrix.sum()), 1)
+    darkest = matrix.max() or 1
+    for (row, col), count in np.ndenumerate(matrix):
+        colour = "white" if count > darkest / 2 else "black"
+        axis.text(col, row, f"{count}\n{count / total:.1%}", ha="center", va="center", color=colour)
+    axis.set_xticks([0, 1], list(class_names))
+    axis.set_yticks([0, 1], list(class_names), rotation=90, va="center")
+    axis.set_xlabel(f"predicted (probability ≥ {threshold:.3f})")
+    axis.set_ylabel("true class")
+    return figure_png(figure)
+
+
+def calibration(labels: np.ndarray, probs: np.ndarray, bins: int = 10) -> pd.DataFrame:
+    """Per-bin mean predicted probability, observed positive rate and count (empty bins dropped)."""
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.clip(np.digitize(probs, edges[1:-1]), 0, bins - 1)
+    frame = pd.DataFrame({"bin": which, "prob": probs, "label": labels})
+    table = frame.groupby("bin").agg(mean_prob=("prob", "mean"), positive_rate=("label", "mean"), count=("label", "size"))
+    return table.reset_index()
+
+
+def expected_calibration_error(table: pd.DataFrame) -> float:
+    """Count-weighted mean gap between predicted probability and observed rate."""
+    weights = table["count"] / table["count"].sum()
+    return float((weights * (table["mean_prob"] - table["positive_rate"]).abs()).sum())
+
+
+def calibration_png(labels: np.ndarray, probs: np.ndarray, bins: int = 10) -> tuple[bytes, float]:
+    """A reliability diagram above a histogram of the predicted probabilities; returns the ECE too."""
+    from matplotlib.figure import Figure
+
+    table = calibration(labels, probs, bins)
+    ece = expected_calibration_error(table)
+    figure = Figure(figsize=(4.6, 5.0), dpi=DPI, layout="constrained")
+    top, bottom = figure.subplots(2, 1, sharex=True, height_ratios=[3, 1])
+    top.plot([0, 1], [0, 1], color="grey", linestyle=":", label="perfectly calibrated")
+    top.plot(table["mean_prob"], table["positive_rate"], marker="o", color="C1", label=f"model (ECE = {ece:.3f})")
+    top.set_ylabel("observed positive rate")
+    top.set_ylim(0, 1)
+    top.legend(loc="upper left")
+    top.grid(alpha=0.3)
+    bottom.hist(probs, bins=np.linspace(0, 1, bins + 1), color="C0")
+    bottom.set_xlabel("predicted probability")
+    bottom.set_ylabel("images")
+    bottom.set_xlim(0, 1)
+    return figure_png(figure), ece

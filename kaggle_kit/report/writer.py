@@ -1,0 +1,124 @@
+"""``write_report``: a run folder → ``report.html`` beside it, self-contained."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from kaggle_kit import __version__
+from kaggle_kit.errors import KitError, RunNotFoundError
+from kaggle_kit.fsutil import write_text_atomic
+from kaggle_kit.report import figures
+from kaggle_kit.report.artifacts import RunArtifacts, load_artifacts
+from kaggle_kit.report.gallery import build_gallery
+from kaggle_kit.report.html import Page, render
+
+if TYPE_CHECKING:
+    from kaggle_kit.paths import Workspace
+
+REPORT_NAME = "report.html"
+GALLERY_SIZE = 12
+
+
+def write_report(run, workspace: "Workspace", *, gallery_size: int = GALLERY_SIZE) -> Path:
+    """Write ``report.html`` into the run folder and return its path.
+
+    ``run`` is a :class:`kaggle_kit.runs.Run` or a run folder path. Images for the
+    gallery come from the run's prepared cache in ``workspace``; without it the
+    report still has every plot, and says why the images are missing.
+
+    >>> write_report(Run.open(workspace, "galaxy-zoo-2", run_id), workspace)
+    PosixPath('runs/galaxy-zoo-2/<run-id>/report.html')
+    """
+    artifacts = load_artifacts(run_folder(run))
+    target = artifacts.folder / REPORT_NAME
+    write_text_atomic(target, render(build_page(artifacts, workspace, gallery_size)))
+    return target
+
+
+def run_folder(run) -> Path:
+    """The folder of a ``Run`` (its ``path``) or of a path given directly."""
+    if isinstance(run, (str, os.PathLike)):
+        return Path(run)
+    return Path(run.path)
+
+
+def find_run_folder(workspace: "Workspace", run: str, slug: str | None = None) -> Path:
+    """Resolve what the user typed: a run folder path, ``SLUG RUN``, or a run id unique across competitions."""
+    if slug is not None:
+        return workspace.runs_root(_slug_of(slug)) / run
+    if Path(run).is_dir():
+        return Path(run)
+    matches = sorted(path for path in workspace.runs_dir.glob(f"*/{run}") if path.is_dir())
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise RunNotFoundError(
+            f"no run '{run}' under {workspace.runs_dir}; give a run folder path, or SLUG and RUN ('kit runs SLUG' lists them)"
+        )
+    slugs = ", ".join(path.parent.name for path in matches)
+    raise RunNotFoundError(f"run id '{run}' exists for several competitions ({slugs}); give SLUG before RUN")
+
+
+def _slug_of(slug_or_spec: str) -> str:
+    from kaggle_kit.competitions import get_competition
+
+    return get_competition(slug_or_spec).slug
+
+
+def build_page(artifacts: RunArtifacts, workspace: "Workspace", gallery_size: int) -> Page:
+    labels = artifacts.val["label"].to_numpy()
+    probs = artifacts.val["prob"].to_numpy(dtype=np.float64)
+    threshold = artifacts.threshold
+    class_names = _class_names(artifacts.config.competition)
+    roc, auc = figures.roc_png(labels, probs)
+    calibration, ece = figures.calibration_png(labels, probs)
+    matrix = figures.confusion(labels, probs, threshold)
+    metrics = {**artifacts.metrics, "ece (calibration error)": ece}
+    if auc is not None:
+        metrics.setdefault("val_auc", auc)
+    return Page(
+        title=f"Run {artifacts.run_id} · {artifacts.config.competition}",
+        subtitle=_subtitle(artifacts, len(labels)),
+        metrics=metrics,
+        config_yaml=artifacts.config.to_yaml(),
+        learning_curves=_learning_curves(artifacts),
+        roc=roc,
+        confusion=figures.confusion_png(matrix, class_names, threshold),
+        calibration=calibration,
+        gallery=build_gallery(artifacts, workspace, gallery_size),
+        class_names=class_names,
+        threshold=threshold,
+        footer=f"Written by kaggle-kit {__version__} on {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC "
+        f"from {artifacts.folder}.",
+    )
+
+
+def _subtitle(artifacts: RunArtifacts, n_val: int) -> str:
+    metrics = artifacts.metrics
+    score = metrics.get("score")
+    scored = f"{metrics.get('metric', 'score')} {score:.4f} · " if isinstance(score, (int, float)) else ""
+    return f"{scored}model {artifacts.config.model} · {artifacts.config.image_size}px · {n_val} validation images"
+
+
+def _learning_curves(artifacts: RunArtifacts) -> bytes | None:
+    history = artifacts.history
+    if history is None or history.empty:
+        return None
+    if "fold" in history:
+        return figures.learning_curves_png({f"fold {k}": part for k, part in history.groupby("fold")})
+    return figures.learning_curves_png({"run": history})
+
+
+def _class_names(slug: str) -> tuple[str, str]:
+    """The competition's class names; plain 0 and 1 when it is not registered here (a custom file)."""
+    from kaggle_kit.competitions import get_competition
+
+    try:
+        return tuple(get_competition(slug).class_names)
+    except KitError:
+        return ("0", "1")
