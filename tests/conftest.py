@@ -6,6 +6,7 @@ import os
 
 import pytest
 
+from _fixtures_demo import *  # noqa: F401,F403
 from _fixtures_runs import *  # noqa: F401,F403
 
 # Quiet TensorFlow's C++ logging and keep it off any GPU a developer machine has.
