@@ -1,0 +1,135 @@
+"""Zip archives checked before use and extracted safely.
+
+``open_checked`` refuses an incomplete archive (no central directory, members
+past the end of the file) and any member that would land outside the target
+(``../``, absolute paths, drive letters, symbolic links) before a byte is
+written. ``extract`` then writes every member, verifying each one's CRC as it
+streams; callers extract into a temporary folder (``fsutil.atomic_dir``) so a
+corrupt member or a full disk leaves nothing half-extracted behind.
+
+>>> members = open_checked(Path("data/x/download/x.zip"), refetch_hint="re-run with --force")
+>>> extract(Path("data/x/download/x.zip"), members, Path("data/x/.raw.tmp"), progress=False)
+"""
+
+from __future__ import annotations
+
+import errno
+import re
+import shutil
+import stat
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from kaggle_kit.errors import DataError
+
+CHUNK = 1 << 20
+FREE_SPACE_MARGIN = 64 << 20  # keep this much free beyond the archive's unpacked size
+
+
+@dataclass(frozen=True)
+class Members:
+    """The checked member list of one archive."""
+
+    infos: tuple[zipfile.ZipInfo, ...]
+
+    @property
+    def files(self) -> int:
+        return sum(1 for info in self.infos if not info.is_dir())
+
+    @property
+    def unpacked_bytes(self) -> int:
+        return sum(info.file_size for info in self.infos)
+
+
+def unsafe_reason(info: zipfile.ZipInfo) -> str | None:
+    """Why this member must not be extracted, or None if it is an ordinary file or folder."""
+    name = info.filename.replace("\\", "/")
+    if name.startswith("/") or re.match(r"^[A-Za-z]:", name):
+        return "absolute path"
+    if ".." in PurePosixPath(name).parts:
+        return "parent-folder path"
+    if stat.S_ISLNK(info.external_attr >> 16):
+        return "symbolic link"
+    return None
+
+
+def open_checked(path: Path, *, refetch_hint: str) -> Members:
+    """The archive's members, once it is known complete and safe; ``DataError`` naming the fix otherwise."""
+    if not path.is_file():
+        raise DataError(f"{path} not found; {refetch_hint}")
+    size = path.stat().st_size
+    try:
+        with zipfile.ZipFile(path) as archive:
+            infos = tuple(archive.infolist())
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError) as exc:
+        raise DataError(f"{path} is not a complete zip archive ({exc}); {refetch_hint}") from None
+    if not infos:
+        raise DataError(f"{path} is an empty zip archive; {refetch_hint}")
+    for info in infos:
+        if info.header_offset + info.compress_size > size:
+            raise DataError(f"{path} is cut short (member '{info.filename}' runs past the end); {refetch_hint}")
+        reason = unsafe_reason(info)
+        if reason is not None:
+            raise DataError(
+                f"{path} holds an unsafe member '{info.filename}' ({reason}, it would be written outside "
+                "the data folder); nothing was extracted: get the archive from a trusted source"
+            )
+    return Members(infos)
+
+
+def check_free_space(folder: Path, needed: int, what: str) -> None:
+    """Fail before writing when ``folder``'s disk cannot hold ``needed`` more bytes."""
+    free = shutil.disk_usage(folder).free
+    if free < needed + FREE_SPACE_MARGIN:
+        raise DataError(
+            f"no space left on device for {what}: it needs {human_bytes(needed)} in {folder}, "
+            f"{human_bytes(free)} is free; free space or use --data-dir on a bigger disk"
+        )
+
+
+def extract(path: Path, members: Members, dest: Path, *, progress: bool = True) -> None:
+    """Write every member under ``dest`` (an empty, private folder), checking each CRC as it streams."""
+    from tqdm.auto import tqdm
+
+    check_free_space(dest, members.unpacked_bytes, f"extracting {path.name}")
+    with zipfile.ZipFile(path) as archive, tqdm(
+        total=members.unpacked_bytes, unit="B", unit_scale=True, unit_divisor=1024,
+        desc=f"extracting {path.name}", disable=not progress, leave=False,
+    ) as bar:
+        for info in members.infos:
+            target = dest.joinpath(*PurePosixPath(info.filename.replace("\\", "/")).parts)
+            try:
+                _extract_member(archive, info, target, bar)
+            except zipfile.BadZipFile as exc:
+                raise DataError(f"{path} is corrupt ({exc}); the download was damaged: re-run with --force") from None
+            except OSError as exc:
+                if exc.errno == errno.ENOSPC:
+                    raise DataError(
+                        f"no space left on device while extracting {path.name} into {dest.parent} (needs "
+                        f"{human_bytes(members.unpacked_bytes)}); nothing was kept: free space or use --data-dir "
+                        "on a bigger disk"
+                    ) from None
+                raise
+
+
+def _extract_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, bar) -> None:
+    if info.is_dir():
+        target.mkdir(parents=True, exist_ok=True)
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with archive.open(info) as source, open(target, "wb") as out:
+        while chunk := source.read(CHUNK):
+            out.write(chunk)
+            bar.update(len(chunk))
+
+
+def human_bytes(count: float) -> str:
+    """``1536`` → ``1.5 KB``."""
+    if count < 1024:
+        return f"{count:.0f} B"
+    for unit in ("KB", "MB", "GB", "TB"):
+        count /= 1024
+        if count < 1024 or unit == "TB":
+            return f"{count:.1f} {unit}"
+    raise AssertionError("unreachable")
