@@ -132,8 +132,10 @@ def leaderboard(slug, workspace):
               help="Extra label table (Galaxy Zoo 2: gz2_hart16.csv).")
 @click.option("--workers", type=click.IntRange(min=1), help="Decode processes (default: all cores).")
 @click.option("--force", is_flag=True, help="Rebuild the cache even if a matching one exists.")
+@click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
 @workspace_options
-def prepare(slug, image_size, crop, balance, min_vote_fraction, max_images, labels_file, workers, force, workspace):
+def prepare(slug, image_size, crop, balance, min_vote_fraction, max_images, labels_file, workers, force, no_progress,
+            workspace):
     """Write the label tables and decode every image once into a cache.
 
     Example: kit prepare histopathologic-cancer-detection --image-size 32 --balance undersample
@@ -145,7 +147,7 @@ def prepare(slug, image_size, crop, balance, min_vote_fraction, max_images, labe
         competition, labels_file=labels_file, image_size=image_size, crop=crop, balance=balance,
         min_vote_fraction=min_vote_fraction, max_images=max_images,
     )
-    data = prepare_data(competition, workspace, options, force=force, workers=workers)
+    data = prepare_data(competition, workspace, options, force=force, workers=workers, progress=not no_progress)
     for line in summary_lines(data):
         click.echo(line)
 

@@ -6,6 +6,8 @@ import os
 
 import pytest
 
+from _fixtures_prepare import *  # noqa: F401,F403
+
 from _fixtures_kaggle import *  # noqa: F401,F403
 
 from _fixtures_demo import *  # noqa: F401,F403

@@ -40,17 +40,18 @@ def decode_image(path: str | os.PathLike, size: int, crop: float = 1.0) -> np.nd
     check_file(path)
     try:
         with warnings.catch_warnings():
-            # Pillow warns from ~89M pixels; check_dimensions refuses those itself.
+            # Pillow warns from ~89M pixels (check_dimensions refuses those itself) and
+            # about damaged metadata (EXIF); either would flood the log over 277k files.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(path)
-        with image:
-            check_dimensions(image.size)
-            if image.format == "JPEG":
-                # Let libjpeg decode at 1/2, 1/4 or 1/8 scale when the output is that much smaller.
-                wanted = math.ceil(size / crop)
-                image.draft("RGB", (wanted, wanted))
-            image.load()
-            rgb = to_rgb(image)
+            warnings.simplefilter("ignore", UserWarning)
+            with Image.open(path) as image:
+                check_dimensions(image.size)
+                if image.format == "JPEG":
+                    # Let libjpeg decode at 1/2, 1/4 or 1/8 scale when the output is that much smaller.
+                    wanted = math.ceil(size / crop)
+                    image.draft("RGB", (wanted, wanted))
+                image.load()
+                rgb = to_rgb(image)
     except UnusableImage:
         raise
     except Image.DecompressionBombError as exc:

@@ -1,0 +1,388 @@
+"""kit prepare: label tables, rebalancing, the cache build, bad inputs, interruption and concurrency."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from _fixtures_prepare import CANCER, GALAXY, patch_pixels
+from kaggle_kit.cli import cli
+from kaggle_kit.competitions import get_competition
+from kaggle_kit.data import PrepareOptions, load_prepared, prepare
+from kaggle_kit.errors import CacheError, ConfigError, DataError
+
+
+def run_prepare(workspace, slug=CANCER, workers=1, force=False, **options):
+    options.setdefault("image_size", 24)
+    return prepare(get_competition(slug), workspace, PrepareOptions(**options), force=force, workers=workers, progress=False)
+
+
+def cache_folders(workspace, slug=CANCER):
+    return sorted(p.name for p in workspace.cache_root(slug).iterdir() if not p.name.startswith("."))
+
+
+# --- label tables and the cache ------------------------------------------------------
+def test_prepare_writes_the_label_tables(cancer_tiny):
+    run_prepare(cancer_tiny)
+    labels = cancer_tiny.labels_dir(CANCER)
+    assert sorted(p.name for p in labels.iterdir()) == ["notes.json", "sample_submission.csv", "test.csv", "train.csv"]
+    raw = cancer_tiny.raw_dir(CANCER)
+    assert (labels / "sample_submission.csv").read_text() == (raw / "sample_submission.csv").read_text()
+    assert json.loads((labels / "notes.json").read_text()) == {"positive": 8, "test": 8, "train": 24}
+    assert list(pd.read_csv(labels / "train.csv").columns) == ["id", "label", "path"]
+
+
+def test_cache_holds_every_image_decoded_in_index_order(cancer_tiny):
+    data = run_prepare(cancer_tiny, workers=2)  # the parallel path, on 2 processes
+    assert sorted(p.name for p in data.root.iterdir()) == [
+        "manifest.json", "skipped.csv", "test.npy", "test_index.csv", "train.npy", "train_index.csv"]
+    train = data.train_store()
+    assert train.shape == (24, 24, 24, 3)
+    for row, image_id in zip(data.train_index["row"], data.train_index["id"]):
+        assert np.array_equal(train.read([row])[0], patch_pixels(int(image_id[2:]), 24))
+    sample = pd.read_csv(cancer_tiny.raw_dir(CANCER) / "sample_submission.csv", dtype=str)
+    assert data.test_index["id"].tolist() == sample["id"].tolist()
+    assert data.test_index["readable"].tolist() == [1] * 8
+    assert np.array_equal(data.test_store().read([3])[0], patch_pixels(1003, 24))
+
+
+def test_manifest_records_what_the_cache_was_built_from(cancer_tiny):
+    data = run_prepare(cancer_tiny, image_size=16, crop=0.5)
+    manifest = data.manifest
+    assert manifest["settings"] == {"image_size": 16, "crop": 0.5, "balance": "none", "min_vote_fraction": None,
+                                    "max_images": None, "seed": 42}
+    assert manifest["counts"] == {"train_images": 24, "train_rows": 24, "positive": 8, "negative": 16,
+                                  "test_images": 8, "test_unreadable": 0, "skipped": 0}
+    assert manifest["source"]["files"] == {
+        "sample_submission.csv": (cancer_tiny.raw_dir(CANCER) / "sample_submission.csv").stat().st_size,
+        "train_labels.csv": (cancer_tiny.raw_dir(CANCER) / "train_labels.csv").stat().st_size,
+    }
+    assert manifest["balance_done"] == ["none"] and manifest["seconds"] >= 0
+    assert data.root.name.startswith("16px-crop0.5-none-seed42-")
+    assert data.image_size == 16 and data.class_weight is None
+
+
+def test_a_matching_cache_is_reused_and_force_rebuilds_it(cancer_tiny):
+    first = run_prepare(cancer_tiny)
+    again = run_prepare(cancer_tiny)
+    assert (again.root, again.reused, first.reused) == (first.root, True, False)
+    assert again.manifest["created"] == first.manifest["created"]
+    forced = run_prepare(cancer_tiny, force=True)
+    assert forced.root == first.root and not forced.reused
+    assert cache_folders(cancer_tiny) == [first.root.name]
+    assert not any((cancer_tiny.cache_root(CANCER) / ".building").iterdir())
+
+
+def test_changed_labels_make_a_new_cache(cancer_tiny):
+    first = run_prepare(cancer_tiny)
+    labels = cancer_tiny.raw_dir(CANCER) / "train_labels.csv"
+    labels.write_text(labels.read_text().replace("tr023,0", "tr023,1"))
+    second = run_prepare(cancer_tiny)
+    assert second.root != first.root and second.manifest["counts"]["positive"] == 9
+
+
+def test_load_prepared_finds_the_cache_or_says_how_to_build_it(cancer_tiny):
+    competition = get_competition(CANCER)
+    with pytest.raises(CacheError) as err:
+        load_prepared(competition, cancer_tiny, PrepareOptions(image_size=32, balance="undersample"))
+    assert str(err.value) == (
+        f"no prepared cache of {CANCER} for 32px-crop1-undersample-seed42 in {cancer_tiny.cache_root(CANCER)}; "
+        f"run `kit prepare {CANCER} --image-size 32 --crop 1 --balance undersample`"
+    )
+    built = run_prepare(cancer_tiny, image_size=32, balance="undersample")
+    assert load_prepared(competition, cancer_tiny, PrepareOptions(image_size=32, balance="undersample")).root == built.root
+
+
+def test_missing_raw_folder_says_to_download(workspace_env):
+    with pytest.raises(DataError) as err:
+        run_prepare(workspace_env)
+    assert str(err.value) == (
+        f"raw files of {CANCER} not found at {workspace_env.raw_dir(CANCER)}; "
+        f"run `kit download {CANCER}` first, or pass --raw-dir"
+    )
+
+
+# --- rebalancing and subsampling ---------------------------------------------------------
+def test_undersample_drops_the_majority_to_50_50(cancer_tiny):
+    data = run_prepare(cancer_tiny, balance="undersample")
+    assert data.train_index["label"].value_counts().to_dict() == {1: 8, 0: 8}
+    assert data.train_store().shape[0] == 16  # dropped images are never decoded
+    assert data.manifest["balance_done"] == ["undersample: label 0 16 → 8 (50/50)"]
+
+
+def test_oversample_repeats_minority_rows_without_new_images(cancer_tiny):
+    data = run_prepare(cancer_tiny, balance="oversample")
+    index = data.train_index
+    assert index["label"].value_counts().to_dict() == {0: 16, 1: 16}
+    assert data.train_store().shape[0] == 24
+    repeated = index[index.duplicated("row", keep=False)]
+    assert set(repeated["label"]) == {1} and len(repeated) == 16  # each positive twice
+    assert data.manifest["balance_done"] == ["oversample: label 1 8 → 16 rows (images repeated)"]
+
+
+def test_class_weight_is_recorded_not_applied_to_rows(cancer_tiny):
+    data = run_prepare(cancer_tiny, balance="class-weight")
+    assert len(data.train_index) == 24
+    assert data.class_weight == {0: 0.75, 1: 1.5}
+    assert data.manifest["class_weight"] == {"0": 0.75, "1": 1.5}
+
+
+def test_max_images_is_a_stratified_seeded_subsample_of_train_only(cancer_tiny):
+    data = run_prepare(cancer_tiny, max_images=12)
+    assert data.train_index["label"].value_counts().to_dict() == {0: 8, 1: 4}
+    assert len(data.test_index) == 8
+    same = run_prepare(cancer_tiny, max_images=12, force=True)
+    other_seed = run_prepare(cancer_tiny, max_images=12, seed=7)
+    assert same.train_index["id"].tolist() == data.train_index["id"].tolist()
+    assert other_seed.train_index["id"].tolist() != data.train_index["id"].tolist()
+
+
+def test_balancing_a_single_class_table_fails_clearly(cancer_tiny):
+    labels = cancer_tiny.raw_dir(CANCER) / "train_labels.csv"
+    labels.write_text(labels.read_text().replace(",1\n", ",0\n"))
+    with pytest.raises(DataError) as err:
+        run_prepare(cancer_tiny, balance="undersample")
+    assert str(err.value) == "--balance undersample needs both labels in the training rows, found only [0]; use --balance none"
+
+
+def test_options_are_validated():
+    with pytest.raises(ConfigError) as err:
+        PrepareOptions(image_size=24, balance="smote")
+    assert str(err.value) == "balance must be one of none, undersample, oversample, class-weight (got 'smote')"
+
+
+def test_options_default_to_the_competition_recipe():
+    galaxy = PrepareOptions.for_competition(get_competition(GALAXY), image_size=64)
+    assert (galaxy.image_size, galaxy.crop, galaxy.balance) == (64, 0.5, "none")
+    notebook = PrepareOptions.for_competition(get_competition(CANCER), recipe="notebook")
+    assert (notebook.image_size, notebook.balance, notebook.max_images) == (32, "undersample", 50_000)
+
+
+# --- Galaxy Zoo 2 -------------------------------------------------------------------------
+def test_galaxy_labels_split_and_crop(galaxy_tiny):
+    data = run_prepare(galaxy_tiny, slug=GALAXY, image_size=16, crop=0.5)
+    labels = galaxy_tiny.labels_dir(GALAXY)
+    notes = json.loads((labels / "notes.json").read_text())
+    assert (notes["elliptical"], notes["spiral"], notes["dropped_A"]) == (12, 15, 3)
+    test_labels = pd.read_csv(labels / "test_labels.csv", dtype={"id": str})
+    sample = pd.read_csv(labels / "sample_submission.csv", dtype={"id": str})
+    assert sample["id"].tolist() == test_labels["id"].tolist() == data.test_index["id"].tolist()
+    assert sorted(test_labels["label"]) == [0, 0, 1, 1, 1]  # 20 % of each class
+    assert data.train_store().shape == (22, 16, 16, 3) and data.manifest["crop"] == 0.5
+
+
+def test_galaxy_confidence_filter_thins_train_and_keeps_the_test_split(galaxy_tiny):
+    plain = run_prepare(galaxy_tiny, slug=GALAXY, image_size=16)
+    confident = run_prepare(galaxy_tiny, slug=GALAXY, image_size=16, min_vote_fraction=0.8)
+    assert confident.test_index["id"].tolist() == plain.test_index["id"].tolist()
+    assert set(confident.train_index["id"]) < set(plain.train_index["id"])
+    assert confident.manifest["settings"]["min_vote_fraction"] == 0.8
+    assert confident.manifest["label_notes"]["dropped_low_confidence"] == 22 - len(confident.train_index)
+
+
+# --- bad input: tables ---------------------------------------------------------------------
+def rewrite_labels(workspace, text):
+    path = workspace.raw_dir(CANCER) / "train_labels.csv"
+    path.write_bytes(text.encode("utf-8"))
+    return path
+
+
+def label_lines(n=24, positives=8):
+    return [f"tr{i:03d},{1 if i < positives else 0}" for i in range(n)]
+
+
+def test_bom_crlf_and_extra_columns_are_accepted(cancer_tiny):
+    lines = [f"{line},extra" for line in label_lines()]
+    rewrite_labels(cancer_tiny, "\ufeffid,label,note\r\n" + "\r\n".join(lines) + "\r\n")
+    data = run_prepare(cancer_tiny)
+    assert data.train_index["id"].tolist()[:2] == ["tr000", "tr001"] and data.manifest["counts"]["positive"] == 8
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("id\n" + "\n".join(f"tr{i:03d}" for i in range(24)) + "\n",
+         "{path} lacks column(s) label (has: id); fix the header or pass the right file"),
+        ("id,label\n" + "\n".join(label_lines() + ["tr003,1"]) + "\n",
+         "{path} has 1 duplicate id(s) in column 'id', e.g. 'tr003'; remove the duplicates"),
+        ("id,label\n" + "\n".join(label_lines()[:-2] + ["tr022,2", "tr023,yes"]) + "\n",
+         "{path} column 'label' must hold only 0 and 1; found '2', 'yes' in 2 row(s); map the labels to 0/1"),
+    ],
+    ids=["missing-column", "duplicate-ids", "non-binary-labels"],
+)
+def test_bad_label_tables_fail_with_the_file_and_the_fix(cancer_tiny, text, message):
+    path = rewrite_labels(cancer_tiny, text)
+    with pytest.raises(DataError) as err:
+        run_prepare(cancer_tiny)
+    assert str(err.value) == message.format(path=path)
+    assert not cache_folders(cancer_tiny)
+
+
+def test_ids_with_no_image_fail_listing_them(cancer_tiny):
+    images = cancer_tiny.raw_dir(CANCER) / "train"
+    (images / "tr005.tif").unlink()
+    with pytest.raises(DataError) as err:
+        run_prepare(cancer_tiny)
+    assert str(err.value) == (
+        f"1 id(s) in {cancer_tiny.raw_dir(CANCER) / 'train_labels.csv'} have no image in {images} (e.g. tr005.tif); "
+        "re-download or remove those rows"
+    )
+
+
+def test_an_empty_images_folder_fails_clearly(cancer_tiny):
+    images = cancer_tiny.raw_dir(CANCER) / "train"
+    for path in images.iterdir():
+        path.unlink()
+    with pytest.raises(DataError) as err:
+        run_prepare(cancer_tiny)
+    assert str(err.value) == f"image folder {images} is empty; re-download the data or fix the images path"
+
+
+# --- bad input: images ----------------------------------------------------------------------
+def damage(workspace, split, image_id, how):
+    path = workspace.raw_dir(CANCER) / split / f"{image_id}.tif"
+    if how == "corrupt":
+        path.write_bytes(b"II*\x00garbage" * 10)
+    elif how == "truncated":
+        path.write_bytes(path.read_bytes()[:300])
+    elif how == "zero-byte":
+        path.write_bytes(b"")
+    elif how == "1x1":
+        Image.new("RGB", (1, 1)).save(path, format="TIFF")
+    elif how == "wrong-mode":
+        Image.fromarray(patch_pixels(5, 24)[..., 0]).convert("P").save(path, format="TIFF")
+    return path
+
+
+def test_bad_train_images_are_skipped_and_listed(cancer_tiny):
+    paths = {how: damage(cancer_tiny, "train", f"tr{i:03d}", how)
+             for i, how in enumerate(["corrupt", "truncated", "zero-byte", "1x1"], start=10)}
+    damage(cancer_tiny, "train", "tr005", "wrong-mode")
+    data = run_prepare(cancer_tiny, workers=2)
+    skipped = data.skipped
+    assert skipped["id"].tolist() == ["tr010", "tr011", "tr012", "tr013"]
+    assert skipped["split"].tolist() == ["train"] * 4
+    assert skipped["path"].tolist() == [str(p) for p in paths.values()]
+    assert skipped["reason"].tolist()[2:] == ["empty file (0 bytes)", "image is 1×1 pixels, too small to use"]
+    assert skipped["reason"].iloc[1] in {"truncated image data", "not a readable image (corrupt file or unknown format)"}
+    assert len(data.train_index) == 20 and "tr010" not in set(data.train_index["id"])
+    assert data.manifest["counts"]["skipped"] == 4
+    wrong_mode_row = data.train_index.set_index("id").at["tr005", "row"]
+    assert data.train_store().read([wrong_mode_row]).shape == (1, 24, 24, 3)
+
+
+def test_an_unreadable_test_image_keeps_its_row_blank(cancer_tiny):
+    damage(cancer_tiny, "test", "te002", "corrupt")
+    data = run_prepare(cancer_tiny)
+    assert data.test_index["readable"].tolist() == [1, 1, 0, 1, 1, 1, 1, 1]
+    assert len(data.test_index) == 8 and not data.test_store().read([2]).any()
+    assert data.skipped[["split", "id"]].values.tolist() == [["test", "te002"]]
+
+
+def test_all_training_images_unreadable_fails(cancer_tiny):
+    for i in range(24):
+        damage(cancer_tiny, "train", f"tr{i:03d}", "zero-byte")
+    with pytest.raises(DataError) as err:
+        run_prepare(cancer_tiny)
+    assert str(err.value) == (
+        f"none of the 24 training images of {CANCER} could be decoded (e.g. empty file (0 bytes)); "
+        f"check the image files under {cancer_tiny.raw_dir(CANCER) / 'train'}"
+    )
+    assert not cache_folders(cancer_tiny)
+
+
+# --- interruption and concurrency --------------------------------------------------------------
+# A prepare in a child process; decoding is slowed (and announced) so the parent can act mid-build.
+CHILD = """
+import sys, time
+from pathlib import Path
+from kaggle_kit.competitions import get_competition
+from kaggle_kit.data import cache
+from kaggle_kit.data.prepare import prepare
+from kaggle_kit.data.prepare import PrepareOptions, summary_lines
+from kaggle_kit.paths import Workspace
+
+marker, pause = Path(sys.argv[1]), float(sys.argv[2])
+original = cache.decode_chunk
+def slow_chunk(*args):
+    marker.touch()
+    time.sleep(pause)
+    return original(*args)
+cache.decode_chunk = slow_chunk
+data = prepare(get_competition("%s"), Workspace.resolve(), PrepareOptions(image_size=24), workers=1, progress=False)
+print(summary_lines(data)[-1])
+""" % CANCER
+
+
+def start_child(tmp_path, name, pause):
+    marker = tmp_path / f"{name}.started"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    process = subprocess.Popen([sys.executable, "-c", CHILD, str(marker), str(pause)], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return process, marker
+
+
+def wait_for(path, process, seconds=30):
+    deadline = time.monotonic() + seconds
+    while not path.exists():
+        assert process.poll() is None, process.stderr.read()
+        assert time.monotonic() < deadline, "the child never started decoding"
+        time.sleep(0.05)
+
+
+def test_a_build_killed_midway_leaves_nothing_complete_and_reruns(cancer_tiny, tmp_path):
+    child, marker = start_child(tmp_path, "killed", pause=60)
+    wait_for(marker, child)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    assert not cache_folders(cancer_tiny)
+    assert list((cancer_tiny.cache_root(CANCER) / ".building").iterdir())  # the half-built leftover
+    with pytest.raises(CacheError):
+        load_prepared(get_competition(CANCER), cancer_tiny, PrepareOptions(image_size=24))
+    data = run_prepare(cancer_tiny)
+    assert not data.reused and len(data.train_index) == 24
+    assert not list((cancer_tiny.cache_root(CANCER) / ".building").iterdir())  # leftover cleared
+
+
+def test_two_concurrent_prepares_build_once(cancer_tiny, tmp_path):
+    first, first_marker = start_child(tmp_path, "first", pause=0.5)
+    wait_for(first_marker, first)
+    second, _ = start_child(tmp_path, "second", pause=0.5)
+    outputs = [process.communicate(timeout=60) for process in (first, second)]
+    assert [process.returncode for process in (first, second)] == [0, 0], outputs
+    [folder] = cache_folders(cancer_tiny)
+    root = cancer_tiny.cache_root(CANCER) / folder
+    assert [out for out, _ in outputs] == [f"cache: {root} (built)\n", f"cache: {root} (reused)\n"]
+
+
+# --- the command --------------------------------------------------------------------------------
+def test_prepare_command_prints_counts_balance_and_cache(cancer_tiny):
+    damage(cancer_tiny, "train", "tr002", "zero-byte")  # a positive: undersampling keeps every positive
+    result = CliRunner().invoke(cli, ["prepare", CANCER, "--image-size", "24", "--balance", "undersample",
+                                      "--workers", "1", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    [root] = [cancer_tiny.cache_root(CANCER) / name for name in cache_folders(cancer_tiny)]
+    assert result.output == (
+        "train: 15 images, 7 positive, 8 negative (15 index rows)\n"
+        "test: 8 images (0 unreadable, kept as blank rows)\n"
+        f"skipped: 1 (listed in {root / 'skipped.csv'})\n"
+        "balance: undersample: label 0 16 → 8 (50/50)\n"
+        f"cache: {root} (built)\n"
+    )
+
+
+def test_prepare_command_reports_bad_input_as_an_error(cancer_tiny):
+    rewrite_labels(cancer_tiny, "id\ntr000\n")
+    result = CliRunner().invoke(cli, ["prepare", CANCER])
+    assert result.exit_code == 1
+    path = cancer_tiny.raw_dir(CANCER) / "train_labels.csv"
+    assert result.output == f"Error: {path} lacks column(s) label (has: id); fix the header or pass the right file\n"
