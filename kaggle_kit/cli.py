@@ -8,7 +8,10 @@ so ``kit --help`` stays instant.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import warnings
+from pathlib import Path
 
 import click
 
@@ -121,6 +124,24 @@ def leaderboard(slug, workspace):
 
 
 @cli.command()
+@click.option("--only", "names", multiple=True, metavar="NAME", help="Show only this model (repeatable).")
+def models(names):
+    """List the registered models: parameters at their reference input size, description.
+
+    Example: kit models --only kit-resnet --only notebook-cnn
+    """
+    from kaggle_kit.models import describe_models
+
+    rows = [("name", "params", "input", "description")] + [
+        (s.name, f"{s.params:,}", "x".join(map(str, s.reference_shape)), s.description)
+        for s in describe_models(list(names))
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    for row in rows:
+        click.echo("  ".join([cell.ljust(width) for cell, width in zip(row, widths)] + [row[3]]).rstrip())
+
+
+@cli.command()
 @competition_argument
 @click.option("--image-size", type=int, help="Side of the cached square images (default: the recipe's).")
 @click.option("--crop", type=float, help="Central fraction of the frame kept before resizing, 0.05-1.")
@@ -152,6 +173,53 @@ def prepare(slug, image_size, crop, balance, min_vote_fraction, max_images, labe
         click.echo(line)
 
 
+def run_options(command):
+    """--run (repeatable: several runs are averaged), --tta and --batch-size, shared by predict and submit."""
+    command = click.option("--no-progress", is_flag=True, help="Hide the progress bar.")(command)
+    command = click.option("--batch-size", type=click.IntRange(min=1),
+                           help="Images per model call, TTA views included (default: the run's batch size).")(command)
+    command = click.option("--tta", type=click.Choice(["none", "flips", "dihedral"]), default="none", show_default=True,
+                           help="Test-time augmentation: average over 4 flips or all 8 flips and quarter-turns.")(command)
+    return click.option("--run", "run_ids", required=True, multiple=True, metavar="RUN",
+                        help="Run id under runs/<slug>/; repeat to average several runs (an ensemble).")(command)
+
+
+@cli.command()
+@competition_argument
+@run_options
+@workspace_options
+def predict(slug, run_ids, tta, batch_size, no_progress, workspace):
+    """Predict the prepared test set with a run's best model(s); writes test_predictions[-tta].csv.
+
+    Example: kit predict histopathologic-cancer-detection --run 20261122-0300-kit-resnet --tta dihedral
+    """
+    from kaggle_kit.predict import predict as predict_test_set
+
+    path = predict_test_set(load_competition(slug), workspace, run_ids, tta, batch_size, progress=not no_progress)
+    click.echo(f"Wrote {path}")
+
+
+@cli.command()
+@competition_argument
+@run_options
+@click.option("--output", type=click.Path(dir_okay=False), help="Write here instead of submissions/<slug>/<run>[-tta].csv.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing submission file.")
+@click.option("--upload", is_flag=True, help="Send the file to Kaggle (locally scored competitions are scored here).")
+@click.option("-m", "--message", help="Submission description shown on Kaggle (with --upload).")
+@workspace_options
+def submit(slug, run_ids, tta, batch_size, no_progress, output, overwrite, upload, message, workspace):
+    """Write a validated submission CSV in the sample_submission format; upload it or score it locally.
+
+    Example: kit submit histopathologic-cancer-detection --run 20261122-0300-kit-resnet --tta flips --upload -m "resnet 96px"
+    """
+    from kaggle_kit.submit import describe, submit as make_submission
+
+    outcome = make_submission(load_competition(slug), workspace, run_ids, tta=tta, output=output, overwrite=overwrite,
+                              upload=upload, message=message, batch_size=batch_size, progress=not no_progress)
+    for line in describe(outcome):
+        click.echo(line)
+
+
 @cli.command()
 @click.argument("slug_and_run", nargs=-1, required=True, metavar="[SLUG] RUN")
 @workspace_options
@@ -167,3 +235,59 @@ def report(slug_and_run, workspace):
     *slug, run = slug_and_run
     folder = find_run_folder(workspace, run, slug=slug[0] if slug else None)
     click.echo(f"Wrote {write_report(folder, workspace)}")
+
+
+@contextlib.contextmanager
+def echo_kaggle_warnings():
+    """Show the Kaggle layer's warnings (a kaggle.json others can read) as ``Warning: ...`` on stderr."""
+    from kaggle_kit.kaggle_api import KaggleKeyPermissionWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", KaggleKeyPermissionWarning)
+        try:
+            yield
+        finally:
+            for warning in caught:
+                if issubclass(warning.category, KaggleKeyPermissionWarning):
+                    click.echo(f"Warning: {warning.message}", err=True)
+                else:
+                    warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
+
+
+@cli.command()
+@competition_argument
+@click.option("--force", is_flag=True, help="Download and extract again, even if already done.")
+@click.option("--from-zip", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Use an archive fetched by hand instead of the Kaggle API.")
+@click.option("--dataset", metavar="OWNER/SLUG", help="Another Kaggle dataset for galaxy-zoo-2.")
+@click.option("--labels", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="gz2_hart16.csv(.gz) to add when the galaxy-zoo-2 dataset lacks it.")
+@click.option("--no-progress", is_flag=True, help="No progress bars.")
+@workspace_options
+def download(slug, force, from_zip, dataset, labels, no_progress, workspace):
+    """Download a competition's data through the Kaggle API, verified, into data/<slug>/raw.
+
+    Example: kit download histopathologic-cancer-detection
+    """
+    from kaggle_kit.download import download as download_data
+
+    with echo_kaggle_warnings():
+        result = download_data(load_competition(slug), workspace, force=force, from_zip=from_zip, dataset=dataset,
+                               labels=labels, progress=not no_progress)
+    click.echo(result.summary)
+
+
+@cli.command()
+@competition_argument
+def submissions(slug):
+    """List your past Kaggle submissions of a competition, with their scores.
+
+    Example: kit submissions histopathologic-cancer-detection
+    """
+    from kaggle_kit.kaggle_api import kaggle_competition_ref, list_submissions, submissions_table
+
+    ref = kaggle_competition_ref(load_competition(slug))
+    with echo_kaggle_warnings():
+        rows = list_submissions(ref)
+    for line in submissions_table(rows, ref):
+        click.echo(line)

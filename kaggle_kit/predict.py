@@ -1,0 +1,211 @@
+"""Score the prepared test set with trained runs: TTA, K-fold and ensemble averaging.
+
+Each run predicts through its own preprocessing: the cache prepared with its
+``image_size``/``crop`` (``PrepareOptions.from_config(run.config)``) read through
+the one shared pipeline (``make_dataset(..., training=False)``), so predict sees
+exactly what evaluation saw. Probabilities are averaged over, in turn, the TTA
+views of a batch, the run's fold models, and the runs of an ensemble.
+
+>>> path = predict(get_competition("histopathologic-cancer-detection"), workspace, ["run-1"], tta="dihedral")
+>>> path.name
+'test_predictions-dihedral.csv'
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Sequence
+
+import numpy as np
+
+from kaggle_kit.errors import SubmissionError, UnknownNameError
+from kaggle_kit.fsutil import write_csv_atomic
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from kaggle_kit.competitions import Competition
+    from kaggle_kit.paths import Workspace
+    from kaggle_kit.runs import Run
+
+# Views per TTA mode, as indices of ``data.augment.dihedral_transform`` (the augmenter's numbering):
+# 0 identity, 4 left-right flip, 6 up-down flip (flip + half turn), 2 half turn (both flips).
+TTA_VIEWS = {"none": (0,), "flips": (0, 4, 6, 2), "dihedral": tuple(range(8))}
+ENSEMBLES_FOLDER = "_ensembles"
+
+
+def predict(
+    competition: "Competition",
+    workspace: "Workspace",
+    run_ids: Sequence[str],
+    tta: str = "none",
+    batch_size: int | None = None,
+    *,
+    progress: bool = True,
+) -> Path:
+    """Write ``test_predictions[-tta].csv`` (``id,prob`` in sample_submission order); return its path.
+
+    One run writes into its own folder; several runs (an ensemble, probabilities
+    averaged) write into ``runs/<slug>/_ensembles/<a>+<b>/``. ``batch_size``
+    defaults to each run's training batch size and counts model inputs, TTA views
+    included, so memory stays where training had it.
+    """
+    views = tta_views(tta)
+    runs = open_runs(workspace, competition.slug, run_ids)
+    frames = [run_probabilities(competition, workspace, run_id, run, views, batch_size, progress)
+              for run_id, run in runs.items()]
+    averaged = average_members(frames, list(runs))
+    target = predictions_path(workspace, competition.slug, run_ids, tta)
+    write_csv_atomic(target, averaged)
+    return target
+
+
+def ensure_predictions(
+    competition: "Competition",
+    workspace: "Workspace",
+    run_ids: Sequence[str],
+    tta: str = "none",
+    batch_size: int | None = None,
+    *,
+    progress: bool = True,
+) -> Path:
+    """The predictions file for these runs and TTA, predicting first when it is missing or
+    older than any of the runs' models (a resumed or retrained run)."""
+    target = predictions_path(workspace, competition.slug, run_ids, tta)
+    runs = open_runs(workspace, competition.slug, run_ids)
+    newest_model = max(path.stat().st_mtime for run in runs.values() for path in run.model_paths())
+    if target.is_file() and target.stat().st_mtime >= newest_model:
+        return target
+    return predict(competition, workspace, run_ids, tta, batch_size, progress=progress)
+
+
+def tta_views(tta: str) -> tuple[int, ...]:
+    if tta not in TTA_VIEWS:
+        raise UnknownNameError("TTA mode", tta, list(TTA_VIEWS))
+    return TTA_VIEWS[tta]
+
+
+def canonical_run_ids(run_ids: Sequence[str]) -> list[str]:
+    """Run ids without repeats, sorted: the same runs name the same ensemble in any order."""
+    unique = sorted(set(run_ids))
+    if not unique:
+        raise SubmissionError("no run given; pass --run RUN (repeat it to average several runs)")
+    return unique
+
+
+def prediction_name(run_ids: Sequence[str], tta: str = "none") -> str:
+    """``run`` or ``a+b`` (an ensemble), with ``-flips``/``-dihedral`` when TTA is on."""
+    name = "+".join(canonical_run_ids(run_ids))
+    return name if tta == "none" else f"{name}-{tta}"
+
+
+def predictions_path(workspace: "Workspace", slug: str, run_ids: Sequence[str], tta: str = "none") -> Path:
+    tta_views(tta)
+    ids = canonical_run_ids(run_ids)
+    folder = workspace.runs_root(slug) / ids[0] if len(ids) == 1 else workspace.runs_root(slug) / ENSEMBLES_FOLDER / "+".join(ids)
+    return folder / ("test_predictions.csv" if tta == "none" else f"test_predictions-{tta}.csv")
+
+
+def open_runs(workspace: "Workspace", slug: str, run_ids: Sequence[str]) -> dict[str, "Run"]:
+    """The runs by id, all of this competition (``Run.open`` looks only under ``runs/<slug>/``)."""
+    from kaggle_kit.runs import Run
+
+    return {run_id: Run.open(workspace, slug, run_id) for run_id in canonical_run_ids(run_ids)}
+
+
+def run_probabilities(
+    competition: "Competition",
+    workspace: "Workspace",
+    run_id: str,
+    run: "Run",
+    views: tuple[int, ...],
+    batch_size: int | None = None,
+    progress: bool = True,
+) -> "pd.DataFrame":
+    """``id,prob`` for every test image: the run's fold models averaged, each over the TTA views.
+
+    Unreadable test images (``readable=0`` in the cache) get the training prevalence:
+    the model never saw them, and the prior is the least wrong answer.
+    """
+    import pandas as pd
+
+    from kaggle_kit.data.pipeline import make_dataset
+    from kaggle_kit.data.prepare import PrepareOptions, load_prepared
+
+    prepared = load_prepared(competition, workspace, PrepareOptions.from_config(run.config))
+    index = prepared.test_index
+    readable = index["readable"].astype(bool).to_numpy()
+    probs = np.full(len(index), float(prepared.train_index["label"].mean()), dtype=np.float64)
+    if readable.any():
+        images_per_step = batch_size or run.config.batch_size
+        per_batch = max(1, images_per_step // len(views))
+        rows = index["row"].to_numpy()[readable]
+        dataset = make_dataset(prepared.test_store(), rows, None, per_batch, training=False)
+        models = [load_model(path) for path in run.model_paths()]
+        label = f"predict {run_id}" + (f" ×{len(views)} TTA" if len(views) > 1 else "")
+        probs[readable] = average_over_models(models, dataset, views, len(rows), label, progress)
+    return pd.DataFrame({"id": index["id"].astype(str).to_numpy(), "prob": probs})
+
+
+def average_over_models(models: list, dataset, views: tuple[int, ...], total: int, label: str, progress: bool) -> np.ndarray:
+    """One pass over the test images; each batch goes through every model and every view."""
+    from tqdm.auto import tqdm
+
+    forwards = [tta_forward(model, views) for model in models]
+    chunks = []
+    with tqdm(total=total, unit="img", desc=label, disable=not progress, leave=False) as bar:
+        for images in dataset:
+            chunks.append(np.mean([forward(images).numpy() for forward in forwards], axis=0))
+            bar.update(int(images.shape[0]))
+    return np.concatenate(chunks).astype(np.float64)
+
+
+def tta_forward(model, views: tuple[int, ...]):
+    """A compiled function: a batch → its probability averaged over the TTA ``views``.
+
+    The views are stacked into one model call (one large batch beats several small
+    ones on CPU and GPU alike), then split back and averaged as probabilities.
+    """
+    import tensorflow as tf
+
+    from kaggle_kit.data.augment import dihedral_transform
+
+    @tf.function(reduce_retracing=True)
+    def forward(images):
+        stacked = tf.concat([dihedral_transform(images, view) for view in views], axis=0)
+        logits = tf.cast(model(stacked, training=False), tf.float32)
+        per_view = tf.reshape(tf.sigmoid(logits), (len(views), -1))
+        return tf.reduce_mean(per_view, axis=0)
+
+    return forward
+
+
+def load_model(path: Path):
+    """A saved ``.keras`` model, without its optimizer (prediction needs none)."""
+    import keras
+
+    import kaggle_kit.models  # noqa: F401  (registers the zoo's custom layers for deserialisation)
+
+    try:
+        return keras.saving.load_model(path, compile=False)
+    except (OSError, ValueError) as exc:
+        raise SubmissionError(f"cannot load model {path} ({type(exc).__name__}: {exc}); retrain the run") from None
+
+
+def average_members(frames: list["pd.DataFrame"], run_ids: list[str]) -> "pd.DataFrame":
+    """Average the runs' ``id,prob`` frames (same ids in the same order), refusing NaN."""
+    first = frames[0]
+    for frame, run_id in zip(frames[1:], run_ids[1:]):
+        if not np.array_equal(frame["id"].to_numpy(), first["id"].to_numpy()):
+            raise SubmissionError(
+                f"run {run_id} predicts a different test set than run {run_ids[0]}; "
+                "re-run 'kit prepare' so both use the same label tables"
+            )
+    averaged = first.assign(prob=np.mean([frame["prob"].to_numpy() for frame in frames], axis=0))
+    bad = int((~np.isfinite(averaged["prob"])).sum())
+    if bad:
+        raise SubmissionError(
+            f"runs {', '.join(run_ids)} predicted {bad} NaN/inf probabilities on the test set; nothing was "
+            "written: the model is broken (look for a NaN loss in history.csv and retrain)"
+        )
+    return averaged

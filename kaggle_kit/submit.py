@@ -1,0 +1,263 @@
+"""Turn a run's test predictions into a submission file, validate it, and hand it in.
+
+The file copies ``sample_submission.csv`` exactly: the same columns in the same
+order, the same ids in the same order. The value follows the metric: the
+probability for AUC, a 0/1 label for accuracy (thresholded where the run's
+validation accuracy peaked). Nothing is written, and nothing uploaded, unless the
+file passes :func:`validate_submission`; an existing file is never replaced
+without ``overwrite``. Kaggle competitions upload through the ``kaggle`` client;
+locally scored ones (Galaxy Zoo 2, custom) are scored against the private test
+labels and ranked on the local leaderboard instead.
+
+>>> outcome = submit(get_competition("galaxy-zoo-2"), workspace, ["run-1"], tta="flips")
+>>> outcome.path, outcome.standing.rank
+(PosixPath('submissions/galaxy-zoo-2/run-1-flips.csv'), 1)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Sequence
+
+from kaggle_kit.errors import SubmissionError
+from kaggle_kit.fsutil import write_csv_atomic
+from kaggle_kit.leaderboard import (
+    Entry,
+    Standing,
+    format_confusion,
+    format_leaderboard,
+    record_score,
+    score_submission,
+)
+from kaggle_kit.predict import ensure_predictions, open_runs, prediction_name
+from kaggle_kit.validate import read_sample_submission, sample_submission_path, summarize, validate_submission
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from kaggle_kit.competitions import Competition
+    from kaggle_kit.paths import Workspace
+    from kaggle_kit.runs import Run
+
+
+@dataclass(frozen=True)
+class SubmitOutcome:
+    """What ``submit`` did: the file, how its values were made, and the upload or local score."""
+
+    competition: "Competition"
+    path: Path
+    rows: int
+    values: str  # "probabilities", or "0/1 labels at threshold 0.4321"
+    unchanged: bool  # an identical file was already there: nothing rewritten
+    upload_requested: bool = False
+    upload: Any = None  # kaggle_api.SubmitResult when uploaded
+    standing: Standing | None = None  # the local score and rank, for locally scored competitions
+
+
+def submit(
+    competition: "Competition",
+    workspace: "Workspace",
+    run_ids: Sequence[str],
+    *,
+    tta: str = "none",
+    output: str | os.PathLike | None = None,
+    overwrite: bool = False,
+    upload: bool = False,
+    message: str | None = None,
+    batch_size: int | None = None,
+    progress: bool = True,
+) -> SubmitOutcome:
+    """Write ``submissions/<slug>/<run-id>[-tta].csv`` (or ``output``), then upload or score it.
+
+    Predicts first when the runs' ``test_predictions`` for this TTA are missing or stale.
+    """
+    runs = open_runs(workspace, competition.slug, run_ids)
+    target = Path(output) if output else submission_path(workspace, competition.slug, run_ids, tta)
+    sample = read_sample_submission(sample_submission_path(workspace, competition.slug))
+    predictions = read_predictions(ensure_predictions(competition, workspace, run_ids, tta, batch_size, progress=progress))
+    probabilities = aligned_probabilities(predictions, sample)
+    threshold = run_threshold(runs) if competition.metric == "accuracy" else None
+    frame = submission_frame(sample, probabilities, threshold)
+    unchanged = publish(frame, target, sample, competition.metric, overwrite)
+    if threshold is not None:
+        write_csv_atomic(probabilities_path(target), probabilities)
+    standing = result = None
+    if competition.locally_scored:
+        standing = score_locally(competition, workspace, runs, tta, target, threshold)
+    elif upload:
+        result = upload_file(competition, target, sample, message)
+    values = "probabilities" if threshold is None else f"0/1 labels at threshold {threshold:.4f}"
+    return SubmitOutcome(competition, target, len(frame), values, unchanged, upload, result, standing)
+
+
+def describe(outcome: SubmitOutcome) -> list[str]:
+    """What ``kit submit`` prints: the file, then the upload or the local score and rank."""
+    competition = outcome.competition
+    verb = "Unchanged" if outcome.unchanged else "Wrote"
+    lines = [f"{verb} {outcome.path} ({outcome.rows} rows, {outcome.values})"]
+    if outcome.standing is not None:
+        if outcome.upload_requested:
+            lines.append(f"{competition.slug} is scored locally (no Kaggle leaderboard): nothing uploaded")
+        lines += _standing_lines(outcome.standing, competition.class_names)
+    elif outcome.upload is not None:
+        lines += upload_lines(outcome.upload)
+    else:
+        lines.append("Not uploaded; add --upload -m MESSAGE to send it to Kaggle")
+    return lines
+
+
+def submission_path(workspace: "Workspace", slug: str, run_ids: Sequence[str], tta: str = "none") -> Path:
+    return workspace.submission_dir(slug) / f"{prediction_name(run_ids, tta)}.csv"
+
+
+def probabilities_path(submission: Path) -> Path:
+    """Where an accuracy submission's probabilities are kept (local AUC needs them)."""
+    return submission.with_name(f"{submission.stem}.probabilities.csv")
+
+
+def read_predictions(path: Path) -> "pd.DataFrame":
+    import pandas as pd
+
+    frame = pd.read_csv(path, dtype={"id": str}, keep_default_na=False, na_values=["NaN", "nan"])
+    if list(frame.columns) != ["id", "prob"]:
+        raise SubmissionError(f"{path} has columns {','.join(frame.columns)}, not id,prob; re-run 'kit predict'")
+    return frame
+
+
+def aligned_probabilities(predictions: "pd.DataFrame", sample: "pd.DataFrame") -> "pd.DataFrame":
+    """``id,prob`` in the sample's id order, after checking the predictions cover it exactly."""
+    import pandas as pd
+
+    id_column = sample.columns[0]
+    if len(predictions) != len(sample) or set(predictions["id"]) != set(sample[id_column]):
+        raise SubmissionError(
+            f"the test predictions hold {len(predictions)} rows for {len(sample)} sample submission ids "
+            "(or other ids); nothing was written: re-run 'kit prepare' then 'kit predict'"
+        )
+    probs = predictions.set_index("id")["prob"].reindex(sample[id_column])
+    frame = pd.DataFrame({id_column: sample[id_column].to_numpy(), "prob": probs.to_numpy()})
+    problems = validate_submission(frame.rename(columns={"prob": sample.columns[1]}), sample, "auc")
+    if problems:
+        raise summarize(problems, "the test predictions")
+    return frame
+
+
+def submission_frame(sample: "pd.DataFrame", probabilities: "pd.DataFrame", threshold: float | None) -> "pd.DataFrame":
+    """The sample submission with its value column filled: probabilities, or 0/1 at ``threshold``."""
+    if len(sample.columns) != 2:
+        raise SubmissionError(
+            f"the sample submission has columns {','.join(sample.columns)}; kaggle-kit writes one id and one value column"
+        )
+    values = probabilities["prob"].to_numpy()
+    frame = sample.copy()
+    frame[sample.columns[1]] = values if threshold is None else (values >= threshold).astype(int)
+    return frame
+
+
+def run_threshold(runs: dict[str, "Run"]) -> float:
+    """The accuracy-maximising validation threshold (averaged over an ensemble's runs)."""
+    thresholds = []
+    for run_id, run in runs.items():
+        value = run.metrics.get("threshold")
+        if value is None:
+            raise SubmissionError(f"run {run_id} has no threshold in metrics.json; re-run 'kit train' for it")
+        thresholds.append(float(value))
+    return sum(thresholds) / len(thresholds)
+
+
+def publish(frame: "pd.DataFrame", target: Path, sample: "pd.DataFrame", metric: str, overwrite: bool) -> bool:
+    """Validate then write ``frame`` atomically; return True when an identical file was already there.
+
+    Without ``overwrite`` the file is linked into place, which fails if anything
+    appeared at ``target`` meanwhile: an existing submission is never replaced.
+    """
+    problems = validate_submission(frame, sample, metric)
+    if problems:
+        raise summarize(problems, f"submission {target}")
+    text = frame.to_csv(index=False)
+    if target.is_file() and target.read_text(encoding="utf-8") == text:
+        return True
+    if target.exists() and not overwrite:
+        raise _exists_error(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    temporary = Path(name)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if overwrite:
+            os.replace(temporary, target)
+        else:
+            _link_new(temporary, target)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return False
+
+
+def upload_file(competition: "Competition", path: Path, sample: "pd.DataFrame", message: str | None):
+    """Validate the file on disk once more (it is what gets sent), then upload it."""
+    from kaggle_kit import kaggle_api
+
+    problems = validate_submission(path, sample, competition.metric)
+    if problems:
+        raise summarize(problems, f"submission {path}")
+    return kaggle_api.submit_file(competition.source_ref, path, message or f"kaggle-kit {path.stem}")
+
+
+def score_locally(
+    competition: "Competition", workspace: "Workspace", runs: dict[str, "Run"], tta: str, path: Path, threshold: float | None
+) -> Standing:
+    probabilities = probabilities_path(path) if threshold is not None else None
+    score = score_submission(competition, workspace, path, probabilities, threshold if threshold is not None else 0.5)
+    return record_score(workspace, competition.slug, leaderboard_entry(runs, tta, path), score)
+
+
+def leaderboard_entry(runs: dict[str, "Run"], tta: str, path: Path) -> Entry:
+    """The board's description of a submission; an ensemble joins its runs' values with ``+``."""
+    digests = [run.config.digest() for run in runs.values()]
+    config_hash = digests[0] if len(digests) == 1 else hashlib.sha256("+".join(digests).encode()).hexdigest()[:12]
+    return Entry(
+        run="+".join(runs),
+        model="+".join(sorted({run.config.model for run in runs.values()})),
+        image_size="+".join(sorted({str(run.config.image_size) for run in runs.values()}, key=int)),
+        tta=tta,
+        config_hash=config_hash,
+        file=path.name,
+    )
+
+
+def upload_lines(result) -> list[str]:
+    """A ``kaggle_api.SubmitResult`` as text: what Kaggle said, and the submissions left today."""
+    reference = f" (submission {result.ref})" if result.ref is not None else ""
+    left = "unknown" if result.remaining_today is None else str(result.remaining_today)
+    return [
+        f"Uploaded {result.file_name} to {result.competition}{reference}: {result.message}",
+        f"Submissions left today: {left}",
+    ]
+
+
+def _standing_lines(standing: Standing, class_names: tuple[str, str]) -> list[str]:
+    score = standing.score
+    auc = "n/a" if score.auc is None else f"{score.auc:.4f}"
+    lines = [f"Local score: {score.metric} {score.score:.4f} (accuracy {score.accuracy:.4f}, AUC {auc}) "
+             f"on {score.rows} test images"]
+    lines += format_confusion(score, class_names)
+    lines.append(f"Rank {standing.rank} of {len(standing.board)} on {standing.path}")
+    return lines + format_leaderboard(standing.board, highlight=standing.position)
+
+
+def _link_new(temporary: Path, target: Path) -> None:
+    try:
+        os.link(temporary, target)
+    except FileExistsError:
+        raise _exists_error(target) from None
+
+
+def _exists_error(target: Path) -> SubmissionError:
+    return SubmissionError(f"{target} already exists; pass --overwrite to replace it, or --output to write elsewhere")
