@@ -68,6 +68,7 @@ class Standing:
     score: LocalScore
     rank: int
     board: "pd.DataFrame"
+    position: int  # this submission's row in ``board``
     path: Path
 
 
@@ -129,8 +130,9 @@ def record_score(
     with _locked(path):
         board = pd.concat([read_leaderboard_file(path), pd.DataFrame([row], columns=list(COLUMNS))], ignore_index=True)
         write_csv_atomic(path, board[list(COLUMNS)])
-    ranked = _ranked(board)
-    return Standing(score, int(ranked.loc[len(board) - 1, "rank"]), ranked.sort_values("rank", kind="stable"), path)
+    ranked = _ranked(board).sort_values("rank", kind="stable")
+    position = list(ranked.index).index(len(board) - 1)
+    return Standing(score, int(ranked["rank"].iloc[position]), ranked.reset_index(drop=True), position, path)
 
 
 def read_leaderboard(workspace: "Workspace", slug: str) -> "pd.DataFrame":
