@@ -1,0 +1,144 @@
+"""The model registry: builders registered by a decorator, one front door to build them.
+
+A builder is a function ``builder(input_shape, *, option=default, ...) ->
+keras.Model``; its keyword-only parameters are the model's options, its
+docstring's first line the description. Every model takes raw pixels (0–255,
+float32) and returns ``(batch, 1)`` float32 logits.
+
+>>> from kaggle_kit.models import create_model, list_models
+>>> "kit-resnet" in list_models()
+True
+>>> create_model("notebook-cnn", (32, 32, 3), bn_position="after").output.shape
+(None, 1)
+"""
+
+from __future__ import annotations
+
+import inspect
+import warnings
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Mapping
+
+from kaggle_kit.errors import ConfigError, UnknownNameError
+
+if TYPE_CHECKING:
+    import keras
+
+Builder = Callable[..., "keras.Model"]
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What ``kit models`` shows about a registered model."""
+
+    name: str
+    description: str
+    options: Mapping[str, Any] = field(default_factory=dict)  # option -> default value
+    reference_shape: tuple[int, int, int] = (96, 96, 3)  # the input its parameter count is quoted at
+    builder: Builder | None = field(default=None, repr=False, compare=False)
+
+
+_MODELS: dict[str, ModelInfo] = {}
+
+
+def register_model(
+    builder: Builder | None = None, *, name: str | None = None, reference_shape: tuple[int, int, int] = (96, 96, 3)
+):
+    """Decorator: register ``builder`` under ``name`` (default: its name with ``_`` → ``-``).
+
+    Use bare (``@register_model``) or with arguments
+    (``@register_model(name="notebook-cnn", reference_shape=(32, 32, 3))``).
+    Registering a name twice warns and the later one wins.
+    """
+
+    def decorate(function: Builder) -> Builder:
+        model_name = name or function.__name__.replace("_", "-")
+        if model_name in _MODELS:
+            warnings.warn(f"model '{model_name}' registered twice; the later one wins", stacklevel=3)
+        _MODELS[model_name] = ModelInfo(
+            name=model_name,
+            description=_first_line(function.__doc__),
+            options=_keyword_defaults(function),
+            reference_shape=tuple(reference_shape),
+            builder=function,
+        )
+        return function
+
+    return decorate(builder) if builder is not None else decorate
+
+
+def list_models() -> list[str]:
+    """Names of the registered models, sorted."""
+    _load_builtins()
+    return sorted(_MODELS)
+
+
+def model_info(name: str) -> ModelInfo:
+    """Description, options with their defaults and reference input shape of a model."""
+    _load_builtins()
+    if name not in _MODELS:
+        raise UnknownNameError("model", name, sorted(_MODELS))
+    return _MODELS[name]
+
+
+def create_model(name: str, input_shape: tuple[int, int, int], **options: Any) -> "keras.Model":
+    """Build the uncompiled model ``name`` for ``input_shape`` (H, W, channels).
+
+    Unknown options raise :class:`ConfigError` naming the valid ones.
+    """
+    info = model_info(name)
+    unknown = sorted(set(options) - set(info.options))
+    if unknown:
+        valid = ", ".join(sorted(info.options)) or "none"
+        raise ConfigError(
+            f"model '{name}' has no option(s) {', '.join(unknown)}; valid options are {valid}"
+        )
+    return info.builder(_check_shape(name, input_shape), **options)
+
+
+def count_params(name: str, input_shape: tuple[int, int, int] | None = None, **options: Any) -> int:
+    """Parameters of ``name`` built at ``input_shape`` (default: its reference shape)."""
+    shape = input_shape or model_info(name).reference_shape
+    return int(create_model(name, shape, **options).count_params())
+
+
+def _check_shape(name: str, input_shape: Any) -> tuple[int, int, int]:
+    shape = tuple(input_shape)
+    if len(shape) != 3 or not all(isinstance(v, int) and v > 0 for v in shape):
+        raise ConfigError(f"model '{name}' needs input_shape (height, width, channels) of positive ints, got {input_shape}")
+    return shape
+
+
+def _keyword_defaults(function: Builder) -> dict[str, Any]:
+    parameters = inspect.signature(function).parameters.values()
+    return {p.name: p.default for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY}
+
+
+def _first_line(doc: str | None) -> str:
+    return (doc or "").strip().splitlines()[0] if doc and doc.strip() else ""
+
+
+def _load_builtins() -> None:
+    # Imported here, not at module import, so `import kaggle_kit.models` stays light and cycle-free.
+    from kaggle_kit.models import applications, notebook, resnet  # noqa: F401
+
+
+@dataclass(frozen=True)
+class ModelSummary:
+    """One row of ``kit models``."""
+
+    name: str
+    params: int
+    reference_shape: tuple[int, int, int]
+    description: str
+
+
+def describe_models(names: list[str] | None = None) -> list[ModelSummary]:
+    """Parameters (built at each model's reference shape) and description of ``names`` (default: all)."""
+    chosen = list_models() if not names else [model_info(n).name for n in names]
+    summaries = []
+    for name in chosen:
+        info = model_info(name)
+        params = count_params(name)
+        summaries.append(ModelSummary(name, params, info.reference_shape, info.description))
+    return summaries
