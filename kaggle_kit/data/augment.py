@@ -1,0 +1,135 @@
+"""ImageDataGenerator's augmentation vocabulary on Keras 3 preprocessing layers.
+
+``build_augmenter(config.augment, image_size, seed)`` returns an :class:`Augmenter`
+(or ``None`` for the identity config) that transforms a float32 batch of 0–255
+pixels inside ``tf.data``. Keras' random layers keep their random state in a
+variable, which parallel ``tf.data`` maps race on, so runs would not repeat;
+here every layer draws from a *stateless* seed derived from the batch's own seed
+(``pipeline.make_dataset`` supplies one per batch), so a seed fixes every draw.
+
+>>> augmenter = build_augmenter(AugmentConfig(dihedral=True, zoom_range=0.2), 96, seed=42)
+>>> [type(layer).__name__ for layer in augmenter.layers]
+['RandomZoom', 'RandomDihedral']
+
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+from kaggle_kit.config import AugmentConfig
+
+if TYPE_CHECKING:
+    import tensorflow as tf
+
+# RandomShear takes the shear as a fraction of the image (tan of the angle) up to 1.
+MAX_SHEAR_FRACTION = 1.0
+
+
+class Augmenter:
+    """A stack of preprocessing layers applied with stateless, per-batch seeds."""
+
+    def __init__(self, layers: list, image_size: int, seed: int):
+        self.layers = list(layers)
+        self.image_size = image_size
+        self.seed = seed
+
+    def __call__(self, images: "tf.Tensor", seed: "tf.Tensor") -> "tf.Tensor":
+        """Augment a batch ``(k, S, S, 3)`` float32; ``seed`` is an int64 pair."""
+        import tensorflow as tf
+
+        from kaggle_kit.data._layers import StatelessSeeds
+
+        seed = tf.cast(seed, tf.int64)
+        for position, layer in enumerate(self.layers):
+            seeds = StatelessSeeds(tf.random.experimental.stateless_fold_in(seed, position))
+            transformation = layer.get_random_transformation(images, training=True, seed=seeds)
+            images = layer.transform_images(images, transformation, training=True)
+        return tf.cast(images, tf.float32)
+
+    def __repr__(self) -> str:
+        names = ", ".join(type(layer).__name__ for layer in self.layers)
+        return f"Augmenter([{names}], image_size={self.image_size}, seed={self.seed})"
+
+
+def build_augmenter(augment: AugmentConfig, image_size: int, seed: int) -> Augmenter | None:
+    """The layers an ``AugmentConfig`` asks for, in ImageDataGenerator's order.
+
+    Geometry first (rotation, shift, shear, zoom, each resampled with
+    ``fill_mode``), then flips and the dihedral group (one pixel gather,
+    ``RandomDihedral``), then brightness (a
+    multiplier, as ImageDataGenerator's ``brightness_range``) and contrast.
+    Returns ``None`` when nothing is asked for: no augmentation stage at all.
+    """
+    if augment.is_identity():
+        return None
+    return Augmenter(_layers_for(augment, seed), image_size, seed)
+
+
+def _layers_for(a: AugmentConfig, seed: int) -> list:
+    from keras import layers
+
+    fill = {"fill_mode": a.fill_mode, "interpolation": "bilinear"}
+    stack: list = []
+    if a.rotation_range:
+        # RandomRotation's factor is a fraction of a full turn; the range is in degrees.
+        stack.append(layers.RandomRotation(a.rotation_range / 360.0, seed=seed, **fill))
+    if a.width_shift_range or a.height_shift_range:
+        stack.append(layers.RandomTranslation(a.height_shift_range, a.width_shift_range, seed=seed, **fill))
+    if a.shear_range:
+        fraction = min(math.tan(math.radians(a.shear_range)), MAX_SHEAR_FRACTION)
+        stack.append(layers.RandomShear(x_factor=fraction, y_factor=0.0, seed=seed, **fill))
+    if a.zoom_range:
+        # ImageDataGenerator draws the two zoom factors independently.
+        zoom = (-a.zoom_range, a.zoom_range)
+        stack.append(layers.RandomZoom(zoom, zoom, seed=seed, **fill))
+    orientations = _orientations(a)
+    if orientations:
+        stack.append(random_dihedral_layer(orientations, seed))
+    if a.brightness_range is not None and tuple(a.brightness_range) != (1.0, 1.0):
+        stack.append(random_brightness_multiplier_layer(a.brightness_range, seed))
+    if a.contrast_range:
+        stack.append(layers.RandomContrast(a.contrast_range, value_range=(0, 255), seed=seed))
+    return stack
+
+
+def _orientations(a: AugmentConfig) -> tuple[int, ...] | None:
+    """Which members of the dihedral group the flips and ``dihedral`` options allow (None: no layer)."""
+    from kaggle_kit.data import _layers
+
+    if a.dihedral:  # holds both flips
+        return _layers.ALL_DIHEDRAL
+    if a.horizontal_flip and a.vertical_flip:
+        return _layers.BOTH_FLIPS
+    if a.horizontal_flip:
+        return _layers.HORIZONTAL_FLIP
+    if a.vertical_flip:
+        return _layers.VERTICAL_FLIP
+    return None
+
+
+def random_dihedral_layer(transforms: tuple[int, ...] | None = None, seed: int | None = None):
+    """A layer drawing, per image, one of ``transforms`` (default: all 8 flips and quarter-turns)."""
+    from kaggle_kit.data._layers import ALL_DIHEDRAL, RandomDihedral
+
+    return RandomDihedral(transforms or ALL_DIHEDRAL, seed=seed)
+
+
+def random_brightness_multiplier_layer(brightness_range: tuple[float, float], seed: int | None = None):
+    """A layer multiplying each image by a factor drawn from ``brightness_range`` (clipped to 0–255)."""
+    from kaggle_kit.data._layers import RandomBrightnessMultiplier
+
+    return RandomBrightnessMultiplier(brightness_range, seed=seed)
+
+
+def dihedral_transform(images: "tf.Tensor", index: int) -> "tf.Tensor":
+    """Transform ``index`` (0–7) of the dihedral group: ``index // 4`` flips, ``index % 4`` quarter-turns.
+
+    The same numbering as the augmenter's ``RandomDihedral`` layer; for test-time augmentation.
+    """
+    import tensorflow as tf
+
+    if index // 4:
+        images = tf.reverse(images, axis=[-2])
+    return tf.image.rot90(images, k=index % 4)

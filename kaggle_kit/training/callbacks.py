@@ -1,0 +1,121 @@
+"""Keras callbacks of the loop: the learning-rate schedule and the run keeper.
+
+Both share one :class:`TrainingState`, saved with every checkpoint, so early
+stopping, the plateau schedule and the best score survive a resume.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import keras
+
+from kaggle_kit.config import TrainConfig
+from kaggle_kit.fsutil import write_csv_atomic
+from kaggle_kit.training.checkpoints import BEST_MODEL, TrainingState, save_checkpoint, save_model_atomic
+
+PLATEAU_FACTOR = 0.5  # the plateau schedule halves the rate...
+MIN_LR_SCALE = 1e-3  # ...down to a thousandth of the configured rate
+
+
+def monitored_metric(metric: str) -> str:
+    """The validation log the best checkpoint and early stopping follow."""
+    return "val_auc" if metric == "auc" else "val_accuracy"
+
+
+def plateau_patience(config: TrainConfig) -> int:
+    """Epochs without improvement before the plateau schedule lowers the rate."""
+    return max(1, config.early_stopping_patience // 2) if config.early_stopping_patience else 2
+
+
+def learning_rate_at(config: TrainConfig, step: int, steps_per_epoch: int, lr_scale: float = 1.0) -> float:
+    """The configured schedule's learning rate at global ``step`` (linear warmup first)."""
+    warmup = config.warmup_epochs * steps_per_epoch
+    if step < warmup:
+        return config.lr * (step + 1) / warmup
+    if config.schedule == "cosine":
+        span = max(1, config.epochs * steps_per_epoch - warmup)
+        progress = min(1.0, (step - warmup) / span)
+        return config.lr * 0.5 * (1.0 + math.cos(math.pi * progress))
+    if config.schedule == "plateau":
+        return config.lr * lr_scale
+    return config.lr
+
+
+class LearningRateControl(keras.callbacks.Callback):
+    """Sets the optimizer's rate before every batch from the schedule and the shared state."""
+
+    def __init__(self, config: TrainConfig, steps_per_epoch: int, state: TrainingState, monitor: str):
+        super().__init__()
+        self.config, self.steps_per_epoch, self.state, self.monitor = config, steps_per_epoch, state, monitor
+        self._epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_begin(self, batch, logs=None):
+        step = self._epoch * self.steps_per_epoch + batch
+        self.model.optimizer.learning_rate = learning_rate_at(
+            self.config, step, self.steps_per_epoch, self.state.lr_scale
+        )
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs["lr"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+        if self.config.schedule != "plateau":
+            return
+        score = logs.get(self.monitor)
+        if score is not None and (self.state.best_score is None or score > self.state.best_score):
+            self.state.plateau_wait = 0
+            return
+        self.state.plateau_wait += 1
+        if self.state.plateau_wait >= plateau_patience(self.config):
+            self.state.lr_scale = max(self.state.lr_scale * PLATEAU_FACTOR, MIN_LR_SCALE)
+            self.state.plateau_wait = 0
+
+
+class RunKeeper(keras.callbacks.Callback):
+    """After each epoch: history, best model, early stopping, then the resumable checkpoint.
+
+    A NaN loss stops training before anything of that epoch is saved, so the
+    best model and the last checkpoint stay the last good ones.
+    """
+
+    def __init__(self, unit_dir: Path, state: TrainingState, monitor: str, patience: int, epochs: int):
+        super().__init__()
+        self.unit_dir, self.state, self.monitor = unit_dir, state, monitor
+        self.patience, self.epochs = patience, epochs
+        self.nan_epoch: int | None = None
+        self._started = time.monotonic()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._started = time.monotonic()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = {k: float(v) for k, v in (logs or {}).items()}
+        if not math.isfinite(logs.get("loss", math.nan)):
+            self.nan_epoch = epoch + 1
+            self.model.stop_training = True
+            return
+        state = self.state
+        state.epochs_done = epoch + 1
+        state.train_seconds += time.monotonic() - self._started
+        state.history.append({"epoch": epoch + 1, **logs})
+        score = logs.get(self.monitor, math.nan)
+        if math.isfinite(score) and (state.best_score is None or score > state.best_score):
+            state.best_score, state.best_epoch, state.wait = score, epoch + 1, 0
+            save_model_atomic(self.model, self.unit_dir / BEST_MODEL)
+        else:
+            state.wait += 1
+        if self.patience and state.wait >= self.patience and state.epochs_done < self.epochs:
+            state.stopped_early = True
+            self.model.stop_training = True
+        write_history(self.unit_dir / "history.csv", state.history)
+        save_checkpoint(self.unit_dir, self.model, state)
+
+
+def write_history(path: Path, history: list[dict[str, float]]) -> None:
+    import pandas as pd
+
+    write_csv_atomic(path, pd.DataFrame(history))

@@ -1,0 +1,59 @@
+"""Scores of validation predictions: AUC, accuracy, log loss and the best threshold."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+PROB_EPSILON = 1e-7  # keeps log loss finite for confident, wrong predictions
+
+
+def score_predictions(labels: np.ndarray, probs: np.ndarray) -> dict[str, float]:
+    """``val_auc``, ``val_accuracy`` (at 0.5), ``val_loss`` and the accuracy-maximising ``threshold``."""
+    from sklearn.metrics import roc_auc_score
+
+    labels = np.asarray(labels, dtype=np.float64)
+    probs = np.asarray(probs, dtype=np.float64)
+    one_class = labels.min() == labels.max()
+    clipped = np.clip(probs, PROB_EPSILON, 1 - PROB_EPSILON)
+    threshold, _ = best_threshold(labels, probs)
+    return {
+        "val_auc": math.nan if one_class else float(roc_auc_score(labels, probs)),
+        "val_accuracy": float(np.mean((probs >= 0.5) == (labels >= 0.5))),
+        "val_loss": float(-np.mean(labels * np.log(clipped) + (1 - labels) * np.log(1 - clipped))),
+        "threshold": threshold,
+    }
+
+
+def competition_score(metric: str, scores: dict[str, float]) -> float:
+    """The competition metric among ``score_predictions``' results."""
+    return scores["val_auc"] if metric == "auc" else scores["val_accuracy"]
+
+
+def best_threshold(labels: np.ndarray, probs: np.ndarray) -> tuple[float, float]:
+    """The threshold ``t`` (predict 1 when prob >= t) with the highest accuracy, and that accuracy.
+
+    Candidates are midpoints between consecutive distinct probabilities (and
+    the two ends), so the threshold does not sit on any one prediction.
+    """
+    labels = np.asarray(labels) >= 0.5
+    probs = np.asarray(probs, dtype=np.float64)
+    order = np.argsort(-probs, kind="stable")
+    sorted_probs, sorted_labels = probs[order], labels[order]
+    # Predicting the top k as positive: true positives among them plus true negatives below.
+    true_pos = np.concatenate([[0], np.cumsum(sorted_labels)])
+    true_neg_below = (~labels).sum() - np.concatenate([[0], np.cumsum(~sorted_labels)])
+    correct = true_pos + true_neg_below
+    # Only cut between distinct values: k where the next probability differs (or the ends).
+    k = np.arange(len(probs) + 1)
+    valid = (k == 0) | (k == len(probs))
+    valid[1:-1] = sorted_probs[:-1] != sorted_probs[1:]
+    best_k = int(k[valid][np.argmax(correct[valid])])
+    if best_k == 0:
+        threshold = float(sorted_probs[0]) + PROB_EPSILON if len(probs) else 0.5
+    elif best_k == len(probs):
+        threshold = float(sorted_probs[-1])
+    else:
+        threshold = float((sorted_probs[best_k - 1] + sorted_probs[best_k]) / 2)
+    return min(max(threshold, 0.0), 1.0), float(correct[best_k] / max(len(probs), 1))
