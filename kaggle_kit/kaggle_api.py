@@ -173,6 +173,7 @@ class _Target:
     kind: str  # "competition" or "dataset"
     ref: str
     action: str  # "download", "submission", "submission list"
+    path: Path | None = None  # the file being written, if any
 
     def __str__(self) -> str:
         return f"the {self.action} of {self.kind} '{self.ref}'"
@@ -225,7 +226,7 @@ def _classify(exc: BaseException, target: _Target, credentials: Credentials, att
     if isinstance(exc, requests.HTTPError) and exc.response is not None:
         return _http_error(exc.response, target, credentials, attempts)
     if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
-        where = exc.filename or "the download folder"
+        where = exc.filename or target.path or "the download folder"
         return KaggleApiError(f"no space left on device while writing {where} during {target}: "
                               "free disk space or point --data-dir at a bigger disk")
     if isinstance(exc, requests.ConnectionError) and _unreachable(exc):
@@ -340,11 +341,13 @@ def _run(target: _Target, credentials: Credentials, policy: RetryPolicy | None, 
 def download_competition_zip(ref: str, dest_dir: Path, *, progress: bool = True,
                              retry: RetryPolicy | None = None) -> Path:
     """Fetch a competition's files as ``dest_dir/<ref>.zip`` (resuming a partial one); return its path."""
+    credentials = find_credentials()
     from kagglesdk.competitions.types.competition_api_service import ApiDownloadDataFilesRequest
 
     request = ApiDownloadDataFilesRequest()
     request.competition_name = ref
-    return _download_zip(_Target("competition", ref, "download"), dest_dir / f"{ref}.zip", progress, retry,
+    outfile = dest_dir / f"{ref}.zip"
+    return _download_zip(_Target("competition", ref, "download", outfile), credentials, progress, retry,
                          lambda kaggle: kaggle.competitions.competition_api_client.download_data_files(request))
 
 
@@ -354,17 +357,19 @@ def download_dataset_zip(ref: str, dest_dir: Path, *, progress: bool = True,
     owner, _, slug = ref.partition("/")
     if not owner or not slug or "/" in slug:
         raise KaggleApiError(f"dataset reference '{ref}' is not owner/slug: pass e.g. --dataset jaimetrickz/galaxy-zoo-2-images")
+    credentials = find_credentials()
     from kagglesdk.datasets.types.dataset_api_service import ApiDownloadDatasetRequest
 
     request = ApiDownloadDatasetRequest()
     request.owner_slug, request.dataset_slug = owner, slug
-    return _download_zip(_Target("dataset", ref, "download"), dest_dir / f"{slug}.zip", progress, retry,
+    outfile = dest_dir / f"{slug}.zip"
+    return _download_zip(_Target("dataset", ref, "download", outfile), credentials, progress, retry,
                          lambda kaggle: kaggle.datasets.dataset_api_client.download_dataset(request))
 
 
-def _download_zip(target: _Target, outfile: Path, progress: bool, retry: RetryPolicy | None,
+def _download_zip(target: _Target, credentials: Credentials, progress: bool, retry: RetryPolicy | None,
                   ask: Callable[[object], object]) -> Path:
-    credentials = find_credentials()
+    outfile = target.path
     outfile.parent.mkdir(parents=True, exist_ok=True)
     with _client(credentials) as api:
 

@@ -6,9 +6,8 @@ stand-in in proxy mode (see ``kaggle_kit/standin/server.py``).
 
 from __future__ import annotations
 
-import hashlib
-import io
 import os
+from pathlib import Path
 
 import pytest
 
@@ -21,56 +20,26 @@ GALAXY_DATASET = "jaimetrickz/galaxy-zoo-2-images"
 CREDENTIAL_VARIABLES = ("KAGGLE_USERNAME", "KAGGLE_KEY", "KAGGLE_API_TOKEN", "KAGGLE_CONFIG_DIR", "XDG_CONFIG_HOME")
 
 
-def _image_bytes(fmt: str, seed: int) -> bytes:
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    Image.new("RGB", (8, 8), (seed * 37 % 256, 80, 120)).save(buffer, format=fmt)
-    return buffer.getvalue()
-
-
-def tiny_cancer_files(n_train: int = 6, n_test: int = 3) -> dict[str, bytes]:
-    """Kaggle's histopathologic-cancer-detection layout with tiny TIFFs: member name → bytes."""
-    train_ids = [hashlib.sha1(f"train{i}".encode()).hexdigest() for i in range(n_train)]
-    test_ids = [hashlib.sha1(f"test{i}".encode()).hexdigest() for i in range(n_test)]
-    files = {f"train/{i}.tif": _image_bytes("TIFF", n) for n, i in enumerate(train_ids)}
-    files.update({f"test/{i}.tif": _image_bytes("TIFF", n) for n, i in enumerate(test_ids)})
-    files["train_labels.csv"] = ("id,label\n" + "".join(f"{i},{n % 2}\n" for n, i in enumerate(train_ids))).encode()
-    files["sample_submission.csv"] = ("id,label\n" + "".join(f"{i},0\n" for i in test_ids)).encode()
-    return files
-
-
-def tiny_galaxy_files(n: int = 6, with_hart16: bool = True) -> dict[str, bytes]:
-    """The Galaxy Zoo 2 images dataset layout with tiny JPEGs (and optionally gz2_hart16.csv)."""
-    objids = [587722981741363294 + k for k in range(n)]
-    files = {f"images_gz2/images/{k + 1}.jpg": _image_bytes("JPEG", k) for k in range(n)}
-    files["gz2_filename_mapping.csv"] = (
-        "objid,sample,asset_id\n" + "".join(f"{o},original,{k + 1}\n" for k, o in enumerate(objids))
-    ).encode()
-    if with_hart16:
-        files["gz2_hart16.csv"] = hart16_table(objids)
-    return files
-
-
-def hart16_table(objids=None) -> bytes:
-    objids = objids or [587722981741363294 + k for k in range(6)]
-    classes = ["Ei", "Sc", "Er", "SBb", "A", "Sb"]
-    rows = "".join(f"{o},original,{classes[k % len(classes)]}\n" for k, o in enumerate(objids))
-    return ("dr7objid,sample,gz2_class\n" + rows).encode()
+def folder_files(root: Path, exclude: tuple[str, ...] = ()) -> dict[str, bytes]:
+    """Every file under ``root`` by its relative path (as an archive member name), minus ``exclude`` names."""
+    return {p.relative_to(root).as_posix(): p.read_bytes()
+            for p in sorted(root.rglob("*")) if p.is_file() and p.name not in exclude}
 
 
 @pytest.fixture(scope="session")
-def cancer_archive() -> bytes:
-    from kaggle_kit.standin import zip_entries
+def cancer_archive(cancer_raw) -> bytes:
+    """The generated cancer competition (``cancer_raw``) zipped as Kaggle serves it."""
+    from kaggle_kit.standin import zip_folder
 
-    return zip_entries(tiny_cancer_files())
+    return zip_folder(cancer_raw)
 
 
 @pytest.fixture(scope="session")
-def galaxy_archive() -> bytes:
-    from kaggle_kit.standin import zip_entries
+def galaxy_archive(galaxy_raw) -> bytes:
+    """The generated Galaxy Zoo 2 dataset (``galaxy_raw``) zipped as Kaggle serves it."""
+    from kaggle_kit.standin import zip_folder
 
-    return zip_entries(tiny_galaxy_files())
+    return zip_folder(galaxy_raw)
 
 
 @pytest.fixture
@@ -101,3 +70,17 @@ def standin(kaggle_home, monkeypatch, cancer_archive, galaxy_archive):
                 monkeypatch.setenv(name, value)
         monkeypatch.setenv("KIT_KAGGLE_BACKOFF", "0.01")
         yield server
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 512 KB tmpfs to run out of space on (mounting needs root: skipped otherwise)."""
+    import subprocess
+
+    mount = tmp_path / "small-disk"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(mount)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=False)

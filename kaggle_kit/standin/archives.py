@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import stat
+import tempfile
 import zipfile
 from pathlib import Path
 from typing import Mapping
@@ -15,12 +16,10 @@ from typing import Mapping
 
 def zip_folder(root: str | Path) -> bytes:
     """Every file under ``root``, stored by its path relative to ``root`` (as Kaggle zips them)."""
-    root = Path(root)
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
-        for path in sorted(p for p in root.rglob("*") if p.is_file()):
-            archive.write(path, path.relative_to(root).as_posix())
-    return buffer.getvalue()
+    from kaggle_kit.demo.generators import build_archive
+
+    with tempfile.TemporaryDirectory() as scratch:
+        return build_archive(root, Path(scratch) / "archive.zip").read_bytes()
 
 
 def zip_entries(files: Mapping[str, bytes], symlinks: Mapping[str, str] | None = None) -> bytes:

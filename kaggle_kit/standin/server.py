@@ -131,6 +131,12 @@ class StandinKaggle:
         with self._lock:
             self._drops += times
 
+    def clear_faults(self) -> None:
+        """Forget every injected failure that has not happened yet."""
+        with self._lock:
+            self._faults.clear()
+            self._drops = 0
+
     def _take_fault(self, target: str) -> _Fault | None:
         with self._lock:
             for fault in self._faults:
@@ -149,9 +155,8 @@ class StandinKaggle:
     # ---- lifecycle --------------------------------------------------------------------------
     def start(self) -> "StandinKaggle":
         handler = type("Handler", (_Handler,), {"standin": self})
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="standin-kaggle", daemon=True)
+        self._httpd = _QuietServer(("127.0.0.1", 0), handler)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), name="standin-kaggle", daemon=True)
         self._thread.start()
         return self
 
@@ -245,6 +250,15 @@ class StandinKaggle:
             count = sum(1 for s in self.submissions if s["competition"] == competition)
         return {"numToday": count, "numTotal": count,
                 "numAllowedNow": max(self.daily_submissions - count, 0)}
+
+
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        # Clients that hang up (a dropped download, a test's closed socket) are expected, not news.
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
