@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import warnings
 from pathlib import Path
 
@@ -68,6 +69,9 @@ def cli():
 
     Start with 'kit demo' (offline, no account needed), or 'kit competitions'.
     """
+    # TensorFlow's C++ start-up chatter (CPU features, missing CUDA) buries kit's own
+    # output; set TF_CPP_MIN_LOG_LEVEL yourself to see it.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 @cli.command()
@@ -291,3 +295,143 @@ def submissions(slug):
         rows = list_submissions(ref)
     for line in submissions_table(rows, ref):
         click.echo(line)
+
+
+def _key_value(ctx, param, values):
+    """--model-option KEY=VALUE (repeatable) → {KEY: YAML-parsed VALUE}."""
+    import yaml
+
+    options = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"'{item}' is not KEY=VALUE", ctx=ctx, param=param)
+        options[key.strip().replace("-", "_")] = yaml.safe_load(value)
+    return options or None
+
+
+TRAIN_OPTIONS = [
+    click.option("--config", "config_file", type=click.Path(dir_okay=False, exists=True), help="YAML file of training options."),
+    click.option("--recipe", type=click.Choice(["default", "notebook"]), default="default", show_default=True,
+                 help="The competition's strong default, or its reference notebook's recipe."),
+    click.option("--model", help="A model from `kit models`."),
+    click.option("--model-option", "model_options", multiple=True, callback=_key_value, metavar="KEY=VALUE",
+                 help="A model option, e.g. bn_momentum=0.25 (repeatable)."),
+    click.option("--weights", type=click.Choice(["imagenet"]), help="Pretrained keras.applications weights (downloads)."),
+    click.option("--image-size", type=int, help="Side of the square input images."),
+    click.option("--crop", type=float, help="Central fraction of the frame kept before resizing, 0.05-1."),
+    click.option("--balance", type=click.Choice(["none", "undersample", "oversample", "class-weight"])),
+    click.option("--max-images", type=int, help="Train on a stratified subsample (quick trials)."),
+    click.option("--val-fraction", type=float, help="Stratified hold-out fraction."),
+    click.option("--folds", type=int, help="Stratified K-fold instead of a hold-out (out-of-fold predictions, CV score)."),
+    click.option("--epochs", type=int),
+    click.option("--batch-size", type=int),
+    click.option("--lr", type=float, help="Learning rate."),
+    click.option("--optimizer", type=click.Choice(["adam", "adamw", "rmsprop", "sgd"])),
+    click.option("--weight-decay", type=float),
+    click.option("--schedule", type=click.Choice(["constant", "cosine", "plateau"])),
+    click.option("--warmup-epochs", type=int),
+    click.option("--label-smoothing", type=float),
+    click.option("--patience", "early_stopping_patience", type=int, help="Early-stopping patience in epochs (0: off)."),
+    click.option("--seed", type=int, help="Seed of the split, initialisation, shuffling and augmentation."),
+    click.option("--mixed-precision", type=click.Choice(["auto", "on", "off"])),
+    click.option("--strategy", type=click.Choice(["auto", "none", "mirrored"])),
+    click.option("--rotation-range", type=float, help="Degrees."),
+    click.option("--width-shift-range", type=float, help="Fraction of the width."),
+    click.option("--height-shift-range", type=float, help="Fraction of the height."),
+    click.option("--zoom-range", type=float, help="Zoom in or out by up to this fraction."),
+    click.option("--shear-range", type=float, help="Degrees."),
+    click.option("--horizontal-flip/--no-horizontal-flip", default=None),
+    click.option("--vertical-flip/--no-vertical-flip", default=None),
+    click.option("--dihedral/--no-dihedral", default=None, help="One of the 8 flips and quarter-turns per image."),
+    click.option("--brightness-range", type=float, nargs=2, default=None, metavar="LOW HIGH",
+                 help="Brightness multiplier range, e.g. 0.9 1.1."),
+    click.option("--contrast-range", type=float, help="Contrast change by up to this fraction."),
+    click.option("--fill-mode", type=click.Choice(["reflect", "constant", "nearest", "wrap"])),
+]
+
+
+def train_options(command):
+    for option in reversed(TRAIN_OPTIONS):
+        command = option(command)
+    return command
+
+
+@cli.command()
+@competition_argument
+@train_options
+@click.option("--resume", metavar="RUN", help="Continue an interrupted run from its last finished epoch (its saved config).")
+@click.option("--quiet", is_flag=True, help="No progress bars; only the summary line.")
+@workspace_options
+def train(slug, config_file, recipe, resume, quiet, workspace, **options):
+    """Train a model into runs/<slug>/<run-id>/ (prepares the cache first if needed).
+
+    Example: kit train histopathologic-cancer-detection --model kit-resnet --epochs 12 --dihedral
+    """
+    from kaggle_kit.runs import summary_line
+    from kaggle_kit.train import train as train_model, training_config
+
+    if resume and (config_file or any(value not in (None, ()) for value in options.values())):
+        raise click.UsageError("--resume continues with the run's saved config; drop the other training options")
+    competition = load_competition(slug)
+    config = None if resume else training_config(competition, recipe, config_file, options)
+    run = train_model(competition, workspace, config, resume=resume, progress=not quiet)
+    click.echo(summary_line(run))
+
+
+@cli.command()
+@competition_argument
+@workspace_options
+def runs(slug, workspace):
+    """List the training runs of a competition with their model, size, score and epochs.
+
+    Example: kit runs histopathologic-cancer-detection
+    """
+    from kaggle_kit.runs import list_runs, runs_table
+
+    competition = load_competition(slug)
+    found = list_runs(workspace, competition.slug)
+    if not found:
+        click.echo(f"No runs of {competition.slug} in {workspace.runs_root(competition.slug)}; start one with `kit train {slug}`")
+        return
+    for line in runs_table(found):
+        click.echo(line)
+
+
+@cli.command()
+@workspace_options
+def doctor(workspace):
+    """Show what kit sees here (environment, data, credentials, devices, disk) and how to fix problems.
+
+    Example: kit doctor --data-dir /data
+    """
+    from kaggle_kit.doctor import format_checks, run_checks
+
+    for line in format_checks(run_checks(workspace)):
+        click.echo(line)
+
+
+@cli.command()
+@competition_argument
+@click.option("--grid", "grid_specs", multiple=True, required=True, metavar="KEY=V1,V2",
+              help="A key and its values (repeatable: the product is trained); K1/K2=A1/B1,A2/B2 varies keys together.")
+@train_options
+@click.option("--quiet", is_flag=True, help="No progress bars; only the points and the table.")
+@workspace_options
+def sweep(slug, grid_specs, config_file, recipe, quiet, workspace, **options):
+    """Train every point of a small grid; print and save a comparison table and learning curves.
+
+    Example: kit sweep galaxy-zoo-2 --recipe notebook --grid units=16,32,64 --grid lr=1e-3,1e-4 --grid l1/l2=0.01/0,0/0.01
+    """
+    from kaggle_kit.sweep import parse_grid, run_sweep, table_lines
+    from kaggle_kit.train import training_config
+
+    competition = load_competition(slug)
+    base = training_config(competition, recipe, config_file, options)
+    grid = parse_grid(grid_specs, base)
+    result = run_sweep(competition, workspace, base, grid, progress=not quiet,
+                       on_point=lambda index, total, label: click.echo(f"[{index}/{total}] {label}"))
+    for line in table_lines(result):
+        click.echo(line)
+    if len(result.failed):
+        raise click.ClickException(f"{len(result.failed)} of {len(result.table)} grid points failed (see above)")
