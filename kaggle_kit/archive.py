@@ -18,6 +18,7 @@ import re
 import shutil
 import stat
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -101,8 +102,9 @@ def extract(path: Path, members: Members, dest: Path, *, progress: bool = True) 
             target = dest.joinpath(*PurePosixPath(info.filename.replace("\\", "/")).parts)
             try:
                 _extract_member(archive, info, target, bar)
-            except zipfile.BadZipFile as exc:
-                raise DataError(f"{path} is corrupt ({exc}); the download was damaged: re-run with --force") from None
+            except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+                raise DataError(f"{path} is corrupt ({exc or type(exc).__name__}); the download was damaged: "
+                                "re-run with --force") from None
             except OSError as exc:
                 if exc.errno == errno.ENOSPC:
                     raise DataError(

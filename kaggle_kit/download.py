@@ -102,10 +102,10 @@ def download(
         "downloaded_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "kit_version": __version__,
     }
+    write_json_atomic(manifest_path, manifest)  # its presence means "downloaded and complete"
     if from_zip is None:
         archive.unlink()  # extracted and checked: the zip would only double the disk space used
         _remove_if_empty(archive.parent)
-    write_json_atomic(manifest_path, manifest)  # last: its presence means "downloaded and complete"
     return DownloadResult(slug, raw, "downloaded", manifest)
 
 

@@ -304,17 +304,18 @@ def test_symlink_member_is_refused(kaggle_home, workspace_env, tmp_path):
     assert_nothing_installed(workspace_env, CANCER_SLUG)
 
 
-def test_member_failing_its_crc_leaves_nothing(kaggle_home, workspace_env, tmp_path, cancer_raw):
+@pytest.mark.parametrize("compression", [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED])
+def test_corrupt_member_leaves_nothing(kaggle_home, workspace_env, tmp_path, cancer_raw, compression):
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as stored:
+    with zipfile.ZipFile(buffer, "w", compression) as packed:
         for name, data in folder_files(cancer_raw).items():
-            stored.writestr(name, data)
+            packed.writestr(name, data)
     data = bytearray(buffer.getvalue())
-    data[100] ^= 0xFF  # inside the first member's bytes
+    data[200:260] = bytes(b ^ 0xFF for b in data[200:260])  # inside the first member's bytes
     archive = tmp_path / "corrupt.zip"
     archive.write_bytes(bytes(data))
     message = error_line(download(CANCER_SLUG, "--from-zip", str(archive)))
-    assert message.startswith(f"Error: {archive} is corrupt (Bad CRC-32 for file ")
+    assert message.startswith(f"Error: {archive} is corrupt (")
     assert message.endswith("); the download was damaged: re-run with --force")
     assert_nothing_installed(workspace_env, CANCER_SLUG)
 
@@ -338,6 +339,17 @@ def test_disk_filling_up_during_extraction_leaves_nothing(kaggle_home, small_dis
     assert message.startswith(
         f"Error: no space left on device while extracting c.zip into {small_disk / CANCER_SLUG} (needs ")
     assert list(small_disk.rglob("*")) == [small_disk / CANCER_SLUG]  # the staging folder is gone
+
+
+def test_serve_locally_lets_download_run_with_no_account(kaggle_home, workspace_env, cancer_archive):
+    from kaggle_kit.competitions import get_competition
+    from kaggle_kit.download import download as download_data
+    from kaggle_kit.standin import serve_locally
+
+    with serve_locally(competitions={CANCER_SLUG: cancer_archive}) as server:
+        result = download_data(get_competition(CANCER_SLUG), workspace_env, progress=False)
+    assert (result.status, result.manifest["files"]) == ("downloaded", 62)
+    assert server.requests[0] == "POST IntrospectToken"
 
 
 # ---- submissions ----------------------------------------------------------------------------------

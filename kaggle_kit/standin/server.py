@@ -54,6 +54,7 @@ from pathlib import Path
 from typing import Callable, Iterator, Mapping
 from urllib.parse import urlsplit
 
+from kaggle_kit.errors import KaggleApiError
 from kaggle_kit.standin.archives import zip_folder
 
 DEMO_USERNAME = "kit-standin"
@@ -476,7 +477,7 @@ def serve_locally(competitions: Mapping[str, bytes | str | os.PathLike] | None =
     """
     problem = client_mode_error()
     if problem is not None:
-        raise RuntimeError(problem)
+        raise KaggleApiError(problem)
     with StandinKaggle(scorer=scorer) as server:
         for slug, archive in (competitions or {}).items():
             server.add_competition(slug, archive)
