@@ -51,12 +51,12 @@ def fake_predictions(ids: Sequence[str], seed: int = 0, folds: int = 0) -> pd.Da
 
 
 def fake_history(epochs: int = 4, folds: int = 0) -> pd.DataFrame:
-    """A Keras CSVLogger-style history: loss falling, AUC and accuracy rising."""
+    """A kit-style history.csv: loss falling, AUC and accuracy rising."""
     parts = []
     for fold in range(max(folds, 1)):
         step = np.arange(epochs)
         part = pd.DataFrame({
-            "epoch": step,
+            "epoch": step + 1,  # kit's history.csv counts epochs from 1
             "loss": 0.7 - 0.05 * step - 0.01 * fold,
             "auc": 0.6 + 0.05 * step,
             "accuracy": 0.55 + 0.04 * step,

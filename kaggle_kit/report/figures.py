@@ -40,9 +40,12 @@ def curve_metrics(history: pd.DataFrame) -> list[str]:
 
 def learning_curves_png(histories: Mapping[str, pd.DataFrame], metrics: Sequence[str] | None = None) -> bytes:
     """One panel per metric; a colour per series (run, fold or grid point); training solid, validation dashed."""
+    from matplotlib.ticker import MaxNLocator
+
     frames = {label: frame for label, frame in histories.items() if len(frame)}
     if metrics is None:
-        metrics = list(dict.fromkeys(name for frame in frames.values() for name in curve_metrics(frame)))
+        found = dict.fromkeys(name for frame in frames.values() for name in curve_metrics(frame))
+        metrics = sorted(found, key=lambda name: name != "loss")  # loss first, then history order
     metrics = list(metrics) or ["loss"]
     figure, axes = new_figure(4.2 * len(metrics), 3.4, ncols=len(metrics))
     for axis, metric in zip(axes, metrics):
@@ -55,6 +58,7 @@ def learning_curves_png(histories: Mapping[str, pd.DataFrame], metrics: Sequence
                 axis.plot(epochs, frame[f"val_{metric}"], color=colour, linestyle="--", label=f"{label} validation")
         axis.set_title(metric)
         axis.set_xlabel("epoch")
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
         axis.grid(alpha=0.3)
     if frames:
         axes[0].legend(fontsize="small")
@@ -62,9 +66,9 @@ def learning_curves_png(histories: Mapping[str, pd.DataFrame], metrics: Sequence
 
 
 def _epochs(frame: pd.DataFrame) -> np.ndarray:
-    # Keras counts epochs from 0 in its CSV log; people count from 1.
+    # kit's history.csv counts epochs from 1, as people do.
     if "epoch" in frame:
-        return frame["epoch"].to_numpy() + 1
+        return frame["epoch"].to_numpy()
     return np.arange(1, len(frame) + 1)
 
 
