@@ -81,7 +81,7 @@ def find_credentials(env: Mapping[str, str] | None = None) -> Credentials:
     env = os.environ if env is None else env
     home = Path(env.get("HOME") or Path.home())
     config_file = kaggle_config_dir(env) / "kaggle.json"
-    file_values = _read_kaggle_json(config_file)
+    file_values, file_problem = _read_kaggle_json(config_file)
     username = env.get("KAGGLE_USERNAME") or file_values.get("username", "")
     key = env.get("KAGGLE_KEY") or file_values.get("key", "")
     basic = base64.b64encode(f"{username}:{key}".encode()).decode() if key else ""
@@ -95,17 +95,22 @@ def find_credentials(env: Mapping[str, str] | None = None) -> Credentials:
     oauth = home / ".kaggle" / "credentials.json"
     if oauth.is_file():
         return Credentials("oauth", str(oauth), config_file)
+    if file_problem:
+        raise CredentialsError(file_problem)
     raise CredentialsError(
         f"no Kaggle credentials found: put kaggle.json in {config_file.parent}, or set KAGGLE_USERNAME and "
         f"KAGGLE_KEY, or set KAGGLE_API_TOKEN; create a token at {TOKEN_PAGE}"
     )
 
 
-def _read_kaggle_json(path: Path) -> dict[str, str]:
+def _read_kaggle_json(path: Path) -> tuple[dict[str, str], str]:
+    """(username and key, "") from kaggle.json; ({}, what is wrong) when it is unusable; ({}, "") when absent.
+
+    Like the client, an unusable file is not fatal while other credentials exist.
+    """
     if not path.is_file():
-        return {}
-    mode = path.stat().st_mode
-    if mode & (stat.S_IRGRP | stat.S_IROTH):
+        return {}, ""
+    if path.stat().st_mode & (stat.S_IRGRP | stat.S_IROTH):
         warnings.warn(
             f"{path} is readable by other users of this machine; make it private: chmod 600 {path}",
             KaggleKeyPermissionWarning,
@@ -116,11 +121,9 @@ def _read_kaggle_json(path: Path) -> dict[str, str]:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         values = None
     if not isinstance(values, dict) or not values.get("username") or not values.get("key"):
-        raise CredentialsError(
-            f'{path} does not hold Kaggle credentials ({{"username": ..., "key": ...}}): '
-            f"download a new kaggle.json from {TOKEN_PAGE}"
-        )
-    return {"username": str(values["username"]), "key": str(values["key"])}
+        return {}, (f'{path} does not hold Kaggle credentials ({{"username": ..., "key": ...}}): '
+                    f"download a new kaggle.json from {TOKEN_PAGE}")
+    return {"username": str(values["username"]), "key": str(values["key"])}, ""
 
 
 def _access_token(env: Mapping[str, str], home: Path) -> tuple[str, str]:
@@ -222,6 +225,7 @@ def _client(credentials: Credentials) -> Iterator["object"]:
 def _classify(exc: BaseException, target: _Target, credentials: Credentials, attempts: int) -> KitError | _Retryable:
     """One failure of the client → the error to raise, or a ``_Retryable`` wrapping it."""
     import requests
+    import urllib3
 
     if isinstance(exc, requests.HTTPError) and exc.response is not None:
         return _http_error(exc.response, target, credentials, attempts)
@@ -229,16 +233,19 @@ def _classify(exc: BaseException, target: _Target, credentials: Credentials, att
         where = exc.filename or target.path or "the download folder"
         return KaggleApiError(f"no space left on device while writing {where} during {target}: "
                               "free disk space or point --data-dir at a bigger disk")
+    if isinstance(exc, OSError) and exc.filename and not isinstance(exc, requests.RequestException):
+        return KaggleApiError(f"cannot write {exc.filename} during {target} ({exc.strerror}): check the "
+                              "folder's permissions, or point --data-dir elsewhere")
     if isinstance(exc, requests.ConnectionError) and _unreachable(exc):
         return KaggleApiError(
-            f"cannot reach Kaggle for {target} ({_reason(exc)}): check the network connection, "
+            f"cannot reach Kaggle for {target} ({type(exc).__name__}): check the network connection, "
             "or set HTTPS_PROXY/HTTP_PROXY if you are behind a proxy"
         )
-    if isinstance(exc, (requests.RequestException, OSError, ValueError)):
+    if isinstance(exc, (requests.RequestException, urllib3.exceptions.HTTPError, OSError, ValueError)):
         # A transfer cut short (reset, timeout, size mismatch): the partial zip is resumed next time.
         return _Retryable(KaggleApiError(
             f"the connection to Kaggle kept dropping during {target} ({_attempts(attempts)}, last: "
-            f"{_reason(exc)}): re-run the same command to resume"
+            f"{type(exc).__name__}): re-run the same command to resume"
         ))
     raise exc
 
@@ -308,10 +315,6 @@ def _unreachable(exc: BaseException) -> bool:
             return True
         pending.extend([getattr(item, "reason", None), item.__cause__, item.__context__, *item.args])
     return False
-
-
-def _reason(exc: BaseException) -> str:
-    return type(exc).__name__
 
 
 def _run(target: _Target, credentials: Credentials, policy: RetryPolicy | None, call: Callable[[], T],

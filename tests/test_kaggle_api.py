@@ -103,6 +103,16 @@ def test_malformed_kaggle_json_names_the_file_but_not_its_content(kaggle_home):
     )
 
 
+def test_malformed_kaggle_json_is_ignored_when_the_environment_has_credentials(kaggle_home, monkeypatch):
+    folder = kaggle_home / ".kaggle"
+    folder.mkdir()
+    (folder / "kaggle.json").write_text("not json")
+    (folder / "kaggle.json").chmod(0o600)
+    monkeypatch.setenv("KAGGLE_USERNAME", "me")
+    monkeypatch.setenv("KAGGLE_KEY", "k" * 32)
+    assert kaggle_api.find_credentials().source == "KAGGLE_USERNAME/KAGGLE_KEY"
+
+
 def test_retry_policy_reads_the_environment_and_caps_its_delay():
     policy = RetryPolicy.from_env({"KIT_KAGGLE_RETRIES": "2", "KIT_KAGGLE_BACKOFF": "0.5"})
     assert (policy.attempts, policy.base_delay) == (2, 0.5)
@@ -114,6 +124,18 @@ def test_retry_policy_reads_the_environment_and_caps_its_delay():
 
 
 # ---- the client against the stand-in ---------------------------------------------------------
+
+def test_unwritable_download_folder_names_the_file(standin, tmp_path):
+    folder = tmp_path / "dl"
+    folder.mkdir()
+    (folder / f"{CANCER_SLUG}.zip").mkdir()  # a folder where the zip should go: cannot be opened for writing
+    with pytest.raises(KaggleApiError) as error:
+        kaggle_api.download_competition_zip(CANCER_SLUG, folder, progress=False, retry=FAST)
+    assert str(error.value) == (
+        f"cannot write {folder / (CANCER_SLUG + '.zip')} during the download of competition '{CANCER_SLUG}' "
+        "(Is a directory): check the folder's permissions, or point --data-dir elsewhere"
+    )
+
 
 def test_competition_zip_is_saved_byte_for_byte(standin, cancer_archive, tmp_path):
     path = kaggle_api.download_competition_zip(CANCER_SLUG, tmp_path / "dl", progress=False, retry=FAST)
