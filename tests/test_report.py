@@ -125,6 +125,19 @@ def test_report_of_an_unfinished_run_names_the_missing_file(fake_run, workspace_
         write_report(fake_run, workspace_env)
 
 
+def test_try_write_report_logs_a_warning_instead_of_failing(fake_run, workspace_env, caplog):
+    from kaggle_kit.report import try_write_report
+
+    (fake_run / "val_predictions.csv").write_text("id,prob\nv000,0.5\n")
+    with caplog.at_level("WARNING", logger="kaggle_kit.report.writer"):
+        assert try_write_report(fake_run, workspace_env) is None
+    assert caplog.messages == [
+        f"report.html not written for {fake_run} (RunNotFoundError: {fake_run / 'val_predictions.csv'} lacks "
+        f"column(s) label; train the run again); retry with `kit report {fake_run}`"
+    ]
+    assert not (fake_run / "report.html").exists()
+
+
 # --- the numbers behind the plots ---------------------------------------------
 
 def test_confusion_counts_rows_true_columns_predicted_at_threshold():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -38,6 +39,23 @@ def write_report(run, workspace: "Workspace", *, gallery_size: int = GALLERY_SIZ
     target = artifacts.folder / REPORT_NAME
     write_text_atomic(target, render(build_page(artifacts, workspace, gallery_size)))
     return target
+
+
+def try_write_report(run, workspace: "Workspace") -> Path | None:
+    """``write_report`` for the end of ``kit train`` / ``kit submit``: a failure is logged, never raised.
+
+    The report is a by-product; a broken plot or an unloadable model must not
+    turn a finished training run or an uploaded submission into a failed command.
+    """
+    try:
+        return write_report(run, workspace)
+    # Deliberately broad: anything from matplotlib, keras or Pillow only costs the report.
+    except Exception as exc:  # noqa: BLE001
+        logging.getLogger(__name__).warning(
+            "report.html not written for %s (%s: %s); retry with `kit report %s`",
+            run_folder(run), type(exc).__name__, exc, run_folder(run),
+        )
+        return None
 
 
 def run_folder(run) -> Path:
