@@ -34,7 +34,7 @@ from kaggle_kit.leaderboard import (
     score_submission,
 )
 from kaggle_kit.predict import ensure_predictions, open_runs, prediction_name
-from kaggle_kit.validate import read_sample_submission, sample_submission_path, summarize, validate_submission
+from kaggle_kit.validate import read_sample_submission, sample_submission_path, validation_error, validate_submission
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -122,7 +122,7 @@ def probabilities_path(submission: Path) -> Path:
 def read_predictions(path: Path) -> "pd.DataFrame":
     import pandas as pd
 
-    frame = pd.read_csv(path, dtype={"id": str}, keep_default_na=False, na_values=["NaN", "nan"])
+    frame = pd.read_csv(path, dtype={"id": str})
     if list(frame.columns) != ["id", "prob"]:
         raise SubmissionError(f"{path} has columns {','.join(frame.columns)}, not id,prob; re-run 'kit predict'")
     return frame
@@ -142,7 +142,8 @@ def aligned_probabilities(predictions: "pd.DataFrame", sample: "pd.DataFrame") -
     frame = pd.DataFrame({id_column: sample[id_column].to_numpy(), "prob": probs.to_numpy()})
     problems = validate_submission(frame.rename(columns={"prob": sample.columns[1]}), sample, "auc")
     if problems:
-        raise summarize(problems, "the test predictions")
+        raise validation_error(problems, "the test predictions", "nothing was written: re-run 'kit predict' and check the "
+                        "run's history.csv for a NaN loss")
     return frame
 
 
@@ -162,9 +163,11 @@ def run_threshold(runs: dict[str, "Run"]) -> float:
     """The accuracy-maximising validation threshold (averaged over an ensemble's runs)."""
     thresholds = []
     for run_id, run in runs.items():
-        value = run.metrics.get("threshold")
+        value = (run.metrics or {}).get("threshold")  # metrics is None while a run is unfinished
         if value is None:
-            raise SubmissionError(f"run {run_id} has no threshold in metrics.json; re-run 'kit train' for it")
+            raise SubmissionError(
+                f"run {run_id} has no threshold in {run.path / 'metrics.json'}; finish or re-run its training first"
+            )
         thresholds.append(float(value))
     return sum(thresholds) / len(thresholds)
 
@@ -177,7 +180,7 @@ def publish(frame: "pd.DataFrame", target: Path, sample: "pd.DataFrame", metric:
     """
     problems = validate_submission(frame, sample, metric)
     if problems:
-        raise summarize(problems, f"submission {target}")
+        raise validation_error(problems, f"the submission for {target}", "nothing was written")
     text = frame.to_csv(index=False)
     if target.is_file() and target.read_text(encoding="utf-8") == text:
         return True
@@ -206,7 +209,7 @@ def upload_file(competition: "Competition", path: Path, sample: "pd.DataFrame", 
 
     problems = validate_submission(path, sample, competition.metric)
     if problems:
-        raise summarize(problems, f"submission {path}")
+        raise validation_error(problems, str(path), "nothing was uploaded: see every problem with 'kit validate'")
     return kaggle_api.submit_file(competition.source_ref, path, message or f"kaggle-kit {path.stem}")
 
 
@@ -245,8 +248,7 @@ def upload_lines(result) -> list[str]:
 def _standing_lines(standing: Standing, class_names: tuple[str, str]) -> list[str]:
     score = standing.score
     auc = "n/a" if score.auc is None else f"{score.auc:.4f}"
-    lines = [f"Local score: {score.metric} {score.score:.4f} (accuracy {score.accuracy:.4f}, AUC {auc}) "
-             f"on {score.rows} test images"]
+    lines = [f"Local score on {score.rows} test images: accuracy {score.accuracy:.4f}, AUC {auc} (metric: {score.metric})"]
     lines += format_confusion(score, class_names)
     lines.append(f"Rank {standing.rank} of {len(standing.board)} on {standing.path}")
     return lines + format_leaderboard(standing.board, highlight=standing.position)

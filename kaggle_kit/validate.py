@@ -103,14 +103,10 @@ def read_sample_submission(path: str | os.PathLike) -> "pd.DataFrame":
     return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
 
 
-def summarize(problems: list[Problem], what: str) -> SubmissionError:
-    """One-line error for a submission that failed validation: the count and the first problem."""
-    first = problems[0]
+def validation_error(problems: list[Problem], what: str, fix: str) -> SubmissionError:
+    """One-line error for something that failed validation: the count, the first problem, the fix."""
     more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-    return SubmissionError(
-        f"{what} failed validation with {len(problems)} problem(s), first {first}{more}; "
-        "nothing was written or uploaded: run 'kit validate' on the file for the full list"
-    )
+    return SubmissionError(f"{what} failed validation: {problems[0]}{more}; {fix}")
 
 
 # --- reading ------------------------------------------------------------

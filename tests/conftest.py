@@ -11,6 +11,7 @@ from _fixtures_prepare import *  # noqa: F401,F403
 from _fixtures_kaggle import *  # noqa: F401,F403
 
 from _fixtures_demo import *  # noqa: F401,F403
+from _fixtures_predict import *  # noqa: F401,F403
 from _fixtures_runs import *  # noqa: F401,F403
 
 # Quiet TensorFlow's C++ logging and keep it off any GPU a developer machine has.

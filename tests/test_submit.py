@@ -1,0 +1,204 @@
+"""kit submit: the exact sample_submission format, validation before any write or upload,
+overwrite protection, local scoring, and uploads through the stand-in Kaggle server."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from _fixtures_predict import CANCER, GALAXY, make_run
+from kaggle_kit.cli import cli
+from kaggle_kit.competitions import get_competition
+from kaggle_kit.errors import SubmissionError
+from kaggle_kit.predict import predictions_path
+from kaggle_kit.submit import submit
+
+
+def sample_of(workspace, slug) -> pd.DataFrame:
+    return pd.read_csv(workspace.labels_dir(slug) / "sample_submission.csv", dtype=str)
+
+
+def write_predictions(workspace, slug, run_id, probs, ids=None) -> pd.DataFrame:
+    """Predictions written by hand after the run's models, so submit uses them as they are."""
+    ids = sample_of(workspace, slug)["id"].tolist() if ids is None else ids
+    frame = pd.DataFrame({"id": ids, "prob": probs})
+    frame.to_csv(predictions_path(workspace, slug, [run_id]), index=False)
+    return frame
+
+
+def invoke(*args):
+    return CliRunner().invoke(cli, ["submit", *args, "--no-progress"])
+
+
+@pytest.fixture
+def cancer_run(cancer_prepared):
+    make_run(cancer_prepared, CANCER, "run-1")
+    return cancer_prepared
+
+
+@pytest.fixture
+def galaxy_run(galaxy_prepared):
+    make_run(galaxy_prepared, GALAXY, "gal-1", threshold=0.6)
+    return galaxy_prepared
+
+
+def test_auc_submission_copies_the_sample_format_with_probabilities(cancer_run):
+    result = invoke(CANCER, "--run", "run-1")
+    assert result.exit_code == 0, result.output
+    path = cancer_run.submission_dir(CANCER) / "run-1.csv"
+    assert result.output == (
+        f"Wrote {path} (8 rows, probabilities)\n"
+        "Not uploaded; add --upload -m MESSAGE to send it to Kaggle\n"
+    )
+    written = pd.read_csv(path, dtype={"id": str})
+    sample = sample_of(cancer_run, CANCER)
+    assert written.columns.tolist() == sample.columns.tolist()
+    assert written["id"].tolist() == sample["id"].tolist()
+    predicted = pd.read_csv(predictions_path(cancer_run, CANCER, ["run-1"]), dtype={"id": str})
+    np.testing.assert_allclose(written["label"], predicted["prob"])  # predict ran first, the file is its output
+
+
+def test_accuracy_submission_thresholds_at_the_validation_threshold_and_is_scored_locally(galaxy_run):
+    truth = pd.read_csv(galaxy_run.labels_dir(GALAXY) / "test_labels.csv", dtype={"id": str})["label"].tolist()
+    assert truth.count(0) >= 2 and truth.count(1) >= 2
+    # Right everywhere except one positive just under the 0.6 threshold and one negative exactly on it.
+    probs = [0.9 if label else 0.2 for label in truth]
+    probs[truth.index(1)], probs[truth.index(0)] = 0.59, 0.6
+    write_predictions(galaxy_run, GALAXY, "gal-1", probs)
+    result = invoke(GALAXY, "--run", "gal-1", "--upload")
+    assert result.exit_code == 0, result.output
+
+    path = galaxy_run.submission_dir(GALAXY) / "gal-1.csv"
+    ids = sample_of(galaxy_run, GALAXY)["id"].tolist()
+    labels = [int(p >= 0.6) for p in probs]
+    assert pd.read_csv(path, dtype={"id": str}).to_dict("list") == {"id": ids, "label": labels}
+    assert pd.read_csv(path.with_name("gal-1.probabilities.csv"))["prob"].tolist() == probs
+    board_path = galaxy_run.submission_dir(GALAXY) / "leaderboard.csv"
+    board = pd.read_csv(board_path, dtype=str)
+    assert board[["run", "score", "model", "image_size", "tta", "file"]].values.tolist() == [
+        ["gal-1", "0.6", "notebook-cnn", "8", "none", "gal-1.csv"]]
+    positives, negatives = truth.count(1), truth.count(0)
+    auc = 1 - 1 / (positives * negatives)  # one misordered pair: 0.59 (positive) below 0.6 (negative)
+    assert result.output.splitlines() == [
+        f"Wrote {path} (5 rows, 0/1 labels at threshold 0.6000)",
+        "galaxy-zoo-2 is scored locally (no Kaggle leaderboard): nothing uploaded",
+        f"Local score on 5 test images: accuracy 0.6000, AUC {auc:.4f} (metric: accuracy)",
+        "                 pred elliptical  pred spiral",
+        f"true elliptical  {negatives - 1:>15}  {1:>11}",
+        f"true spiral      {1:>15}  {positives - 1:>11}",
+        f"Rank 1 of 1 on {board_path}",
+        "   rank  score   accuracy  auc     run    model         size  tta   time",
+        f"*  1     0.6000  0.6000    {auc:.4f}  gal-1  notebook-cnn  8     none  {board.loc[0, 'time']}",
+    ]
+
+
+def test_nan_predictions_never_produce_a_file(cancer_run):
+    write_predictions(cancer_run, CANCER, "run-1", [0.1, np.nan, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8])
+    result = invoke(CANCER, "--run", "run-1")
+    assert result.exit_code == 1
+    assert result.output == (
+        "Error: the test predictions failed validation: line 3: NaN in column label; nothing was written: "
+        "re-run 'kit predict' and check the run's history.csv for a NaN loss\n"
+    )
+    assert not (cancer_run.submission_dir(CANCER) / "run-1.csv").exists()
+
+
+def test_predictions_of_the_wrong_length_never_produce_a_file(cancer_run):
+    ids = sample_of(cancer_run, CANCER)["id"].tolist()[:-1]
+    write_predictions(cancer_run, CANCER, "run-1", [0.5] * 7, ids=ids)
+    with pytest.raises(SubmissionError) as error:
+        submit(get_competition(CANCER), cancer_run, ["run-1"], progress=False)
+    assert str(error.value) == (
+        "the test predictions hold 7 rows for 8 sample submission ids (or other ids); nothing was written: "
+        "re-run 'kit prepare' then 'kit predict'"
+    )
+    assert not cancer_run.submission_dir(CANCER).exists()
+
+
+def test_an_existing_submission_is_never_overwritten_without_overwrite(cancer_run):
+    path = cancer_run.submission_dir(CANCER) / "run-1.csv"
+    write_predictions(cancer_run, CANCER, "run-1", [0.5] * 8)
+    assert invoke(CANCER, "--run", "run-1").exit_code == 0
+    before = path.read_bytes()
+
+    again = invoke(CANCER, "--run", "run-1")  # the same content: nothing to overwrite
+    assert again.exit_code == 0
+    assert again.output.splitlines()[0] == f"Unchanged {path} (8 rows, probabilities)"
+
+    write_predictions(cancer_run, CANCER, "run-1", [0.25] * 8)
+    refused = invoke(CANCER, "--run", "run-1")
+    assert refused.exit_code == 1
+    assert refused.output == (
+        f"Error: {path} already exists; pass --overwrite to replace it, or --output to write elsewhere\n"
+    )
+    assert path.read_bytes() == before
+
+    replaced = invoke(CANCER, "--run", "run-1", "--overwrite")
+    assert replaced.exit_code == 0, replaced.output
+    assert pd.read_csv(path)["label"].tolist() == [0.25] * 8
+    assert sorted(p.name for p in path.parent.iterdir()) == ["run-1.csv"]  # no temporary files left
+
+
+def test_output_option_and_tta_name(cancer_run, tmp_path):
+    target = tmp_path / "elsewhere" / "mine.csv"
+    result = invoke(CANCER, "--run", "run-1", "--tta", "flips", "--output", str(target))
+    assert result.exit_code == 0, result.output
+    assert target.is_file()
+    assert predictions_path(cancer_run, CANCER, ["run-1"], "flips").is_file()
+    assert not cancer_run.submission_dir(CANCER).exists()
+
+
+# --- uploads through the stand-in Kaggle server and the real client --------------------------------
+
+
+def test_upload_sends_the_validated_file_and_reports_what_is_left(cancer_run, standin):
+    write_predictions(cancer_run, CANCER, "run-1", [0.5] * 8)
+    result = invoke(CANCER, "--run", "run-1", "--upload", "-m", "first try")
+    assert result.exit_code == 0, result.output
+    path = cancer_run.submission_dir(CANCER) / "run-1.csv"
+    assert result.output == (
+        f"Wrote {path} (8 rows, probabilities)\n"
+        f"Uploaded run-1.csv to {CANCER} (submission 1000): Successfully submitted to {CANCER}\n"
+        "Submissions left today: 4\n"
+    )
+    assert standin.submissions[0]["content"] == path.read_bytes()
+
+
+def test_a_failed_upload_put_exits_non_zero(cancer_run, standin):
+    write_predictions(cancer_run, CANCER, "run-1", [0.5] * 8)
+    standin.fail("upload", 500)
+    result = invoke(CANCER, "--run", "run-1", "--upload", "-m", "m")
+    assert result.exit_code == 1
+    assert result.output.splitlines()[-1] == (
+        f"Error: the upload of run-1.csv to competition '{CANCER}' failed (Kaggle's storage refused the file), "
+        "so nothing was submitted: re-run the upload"
+    )
+    assert standin.submissions == []
+
+
+@pytest.mark.parametrize("status, expected", [
+    (403, f"Error: Kaggle refused the submission of competition '{CANCER}' (HTTP 403): accept the competition's "
+          f"rules at https://www.kaggle.com/c/{CANCER}/rules, then re-run"),
+    (404, f"Error: competition '{CANCER}' not found on Kaggle (HTTP 404) during the submission of competition "
+          f"'{CANCER}': check the slug (it is the last part of the competition's URL)"),
+])
+def test_refused_uploads_exit_non_zero_with_the_fix(cancer_run, standin, status, expected):
+    write_predictions(cancer_run, CANCER, "run-1", [0.5] * 8)
+    standin.fail("StartSubmissionUpload", status)
+    result = invoke(CANCER, "--run", "run-1", "--upload", "-m", "m")
+    assert result.exit_code == 1
+    assert result.output.splitlines()[-1] == expected
+    assert standin.submissions == []
+
+
+def test_an_invalid_file_is_never_uploaded(cancer_run, standin):
+    from kaggle_kit.submit import upload_file
+
+    path = cancer_run.submission_dir(CANCER) / "hand.csv"
+    path.parent.mkdir(parents=True)
+    path.write_text("id,label\nx,0.5\n")
+    with pytest.raises(SubmissionError, match=r"hand.csv failed validation: line 2: id x is not in the sample"):
+        upload_file(get_competition(CANCER), path, sample_of(cancer_run, CANCER), "m")
+    assert standin.requests == []
