@@ -114,7 +114,8 @@ def _check_options(competition: Competition, dataset: str | None, labels: Path |
         raise ConfigError(f"--dataset applies to dataset-backed competitions only; {competition.slug} is a "
                           "Kaggle competition: drop --dataset")
     if labels is not None and competition.slug != galaxy.SLUG:
-        raise ConfigError(f"--labels supplies the gz2_hart16 table of {galaxy.SLUG} only: drop it for {competition.slug}")
+        raise ConfigError(f"--labels supplies the gz2_hart16 table of {galaxy.SLUG} only: "
+                          f"drop it for {competition.slug}")
     if labels is not None and not Path(labels).is_file():
         raise DataError(f"{labels} not found: pass the path of gz2_hart16.csv or gz2_hart16.csv.gz "
                         "(from data.galaxyzoo.org)")

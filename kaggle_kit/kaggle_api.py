@@ -359,7 +359,8 @@ def download_dataset_zip(ref: str, dest_dir: Path, *, progress: bool = True,
     """Fetch a dataset (``owner/slug``) as ``dest_dir/<slug>.zip`` (resuming a partial one); return its path."""
     owner, _, slug = ref.partition("/")
     if not owner or not slug or "/" in slug:
-        raise KaggleApiError(f"dataset reference '{ref}' is not owner/slug: pass e.g. --dataset jaimetrickz/galaxy-zoo-2-images")
+        raise KaggleApiError(f"dataset reference '{ref}' is not owner/slug: "
+                             "pass e.g. --dataset jaimetrickz/galaxy-zoo-2-images")
     credentials = find_credentials()
     from kagglesdk.datasets.types.dataset_api_service import ApiDownloadDatasetRequest
 
@@ -441,7 +442,7 @@ def _remaining_today(api, competition_ref: str) -> int | None:
 
 
 def list_submissions(competition_ref: str, *, retry: RetryPolicy | None = None) -> list[dict]:
-    """Past submissions, newest first: dicts with ref, fileName, date, description, status, publicScore, privateScore."""
+    """Past submissions, newest first, as dicts with the keys of ``SUBMISSION_FIELDS``."""
     credentials = find_credentials()
     target = _Target("competition", competition_ref, "submission list")
     rows: list[dict] = []

@@ -128,7 +128,8 @@ def test_galaxy_dataset_without_hart16_asks_for_labels_then_reuses_the_zip(stand
     assert_nothing_installed(workspace_env, GALAXY)
     second = download(GALAXY, "--labels", str(galaxy_raw / "gz2_hart16.csv"))
     assert second.exit_code == 0, second.output
-    assert (workspace_env.raw_dir(GALAXY) / "gz2_hart16.csv").read_bytes() == (galaxy_raw / "gz2_hart16.csv").read_bytes()
+    copied = workspace_env.raw_dir(GALAXY) / "gz2_hart16.csv"
+    assert copied.read_bytes() == (galaxy_raw / "gz2_hart16.csv").read_bytes()
     assert standin.requests.count("POST DownloadDataset") == 1  # the complete zip was reused
 
 
@@ -180,7 +181,8 @@ def test_readable_kaggle_json_is_warned_about_on_stderr(standin, workspace_env, 
     path.chmod(0o644)
     result = download(CANCER_SLUG)
     assert result.exit_code == 0, result.output
-    assert result.stderr == f"Warning: {path} is readable by other users of this machine; make it private: chmod 600 {path}\n"
+    assert result.stderr == (
+        f"Warning: {path} is readable by other users of this machine; make it private: chmod 600 {path}\n")
     assert standin.key not in result.output
 
 
@@ -300,7 +302,8 @@ def test_members_escaping_the_target_are_refused(kaggle_home, workspace_env, tmp
 def test_symlink_member_is_refused(kaggle_home, workspace_env, tmp_path):
     archive = tmp_path / "link.zip"
     archive.write_bytes(zip_entries({"train_labels.csv": b"id,label\n"}, symlinks={"train": "/etc"}))
-    assert "holds an unsafe member 'train' (symbolic link" in error_line(download(CANCER_SLUG, "--from-zip", str(archive)))
+    message = error_line(download(CANCER_SLUG, "--from-zip", str(archive)))
+    assert "holds an unsafe member 'train' (symbolic link" in message
     assert_nothing_installed(workspace_env, CANCER_SLUG)
 
 
@@ -320,7 +323,8 @@ def test_corrupt_member_leaves_nothing(kaggle_home, workspace_env, tmp_path, can
     assert_nothing_installed(workspace_env, CANCER_SLUG)
 
 
-def test_too_little_free_space_fails_before_extracting(kaggle_home, workspace_env, tmp_path, cancer_archive, monkeypatch):
+def test_too_little_free_space_fails_before_extracting(kaggle_home, workspace_env, tmp_path, cancer_archive,
+                                                      monkeypatch):
     archive = tmp_path / "c.zip"
     archive.write_bytes(cancer_archive)
     monkeypatch.setattr("kaggle_kit.archive.shutil.disk_usage", lambda path: DISK(10 << 20, 10 << 20, 1 << 20))
@@ -330,7 +334,8 @@ def test_too_little_free_space_fails_before_extracting(kaggle_home, workspace_en
     assert_nothing_installed(workspace_env, CANCER_SLUG)
 
 
-def test_disk_filling_up_during_extraction_leaves_nothing(kaggle_home, small_disk, tmp_path, cancer_archive, monkeypatch):
+def test_disk_filling_up_during_extraction_leaves_nothing(kaggle_home, small_disk, tmp_path, cancer_archive,
+                                                         monkeypatch):
     archive = tmp_path / "c.zip"
     archive.write_bytes(cancer_archive)
     # The disk looks roomy when checked, then fills up (as when another job writes to it meanwhile).

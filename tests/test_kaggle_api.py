@@ -19,9 +19,7 @@ WRONG_KEY = "f00dfeedf00dfeedf00dfeedf00dfeed"
 
 
 def write_kaggle_json(folder, username, key, mode=0o600):
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "kaggle.json"
-    path.write_text(json.dumps({"username": username, "key": key}))
+    path = write_private(folder / "kaggle.json", json.dumps({"username": username, "key": key}))
     path.chmod(mode)
     return path
 
@@ -82,32 +80,33 @@ def test_environment_variables_are_credentials(kaggle_home, monkeypatch):
 
 
 def test_access_token_from_variable_or_file(kaggle_home, monkeypatch):
-    (kaggle_home / ".kaggle").mkdir()
-    (kaggle_home / ".kaggle" / "access_token").write_text("KGAT_file\n")
+    write_private(kaggle_home / ".kaggle" / "access_token", "KGAT_file\n")
     assert (kaggle_api.find_credentials().kind, kaggle_api.find_credentials().source) == (
         "token", str(kaggle_home / ".kaggle" / "access_token"))
     monkeypatch.setenv("KAGGLE_API_TOKEN", "KGAT_variable")
     assert kaggle_api.find_credentials().source == "KAGGLE_API_TOKEN"
 
 
+def write_private(path, text):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    path.chmod(0o600)
+    return path
+
+
 def test_malformed_kaggle_json_names_the_file_but_not_its_content(kaggle_home):
-    folder = kaggle_home / ".kaggle"
-    folder.mkdir()
-    (folder / "kaggle.json").write_text('{"username": "me", "token": "s3cr3t-in-wrong-field"}')
-    (folder / "kaggle.json").chmod(0o600)
+    text = '{"username": "me", "token": "s3cr3t-in-wrong-field"}'
+    path = write_private(kaggle_home / ".kaggle" / "kaggle.json", text)
     with pytest.raises(CredentialsError) as error:
         kaggle_api.find_credentials()
     assert str(error.value) == (
-        f'{folder / "kaggle.json"} does not hold Kaggle credentials ({{"username": ..., "key": ...}}): '
+        f'{path} does not hold Kaggle credentials ({{"username": ..., "key": ...}}): '
         "download a new kaggle.json from https://www.kaggle.com/settings"
     )
 
 
 def test_malformed_kaggle_json_is_ignored_when_the_environment_has_credentials(kaggle_home, monkeypatch):
-    folder = kaggle_home / ".kaggle"
-    folder.mkdir()
-    (folder / "kaggle.json").write_text("not json")
-    (folder / "kaggle.json").chmod(0o600)
+    write_private(kaggle_home / ".kaggle" / "kaggle.json", "not json")
     monkeypatch.setenv("KAGGLE_USERNAME", "me")
     monkeypatch.setenv("KAGGLE_KEY", "k" * 32)
     assert kaggle_api.find_credentials().source == "KAGGLE_USERNAME/KAGGLE_KEY"
@@ -211,8 +210,8 @@ def test_no_space_left_while_downloading_is_one_clear_error(standin, small_disk)
     with pytest.raises(KaggleApiError) as error:
         kaggle_api.download_competition_zip(CANCER_SLUG, small_disk / "dl", progress=False, retry=FAST)
     assert str(error.value) == (
-        f"no space left on device while writing {small_disk / 'dl' / (CANCER_SLUG + '.zip')} during the download of competition "
-        f"'{CANCER_SLUG}': free disk space or point --data-dir at a bigger disk"
+        f"no space left on device while writing {small_disk / 'dl' / (CANCER_SLUG + '.zip')} during the download "
+        f"of competition '{CANCER_SLUG}': free disk space or point --data-dir at a bigger disk"
     )
 
 

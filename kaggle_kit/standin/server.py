@@ -157,7 +157,8 @@ class StandinKaggle:
     def start(self) -> "StandinKaggle":
         handler = type("Handler", (_Handler,), {"standin": self})
         self._httpd = _QuietServer(("127.0.0.1", 0), handler)
-        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), name="standin-kaggle", daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), name="standin-kaggle",
+                                        daemon=True)
         self._thread.start()
         return self
 
@@ -440,18 +441,18 @@ def patched_environ(values: Mapping[str, str | None]) -> Iterator[None]:
     """Set (or, for ``None``, unset) environment variables for the block; restore them after."""
     saved = {name: os.environ.get(name) for name in values}
     try:
-        for name, value in values.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+        _set_environ(values)
         yield
     finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+        _set_environ(saved)
+
+
+def _set_environ(values: Mapping[str, str | None]) -> None:
+    for name, value in values.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 def client_mode_error() -> str | None:
