@@ -303,47 +303,62 @@ def test_all_training_images_unreadable_fails(cancer_tiny):
 # --- interruption and concurrency --------------------------------------------------------------
 # A prepare in a child process; decoding is slowed (and announced) so the parent can act mid-build.
 CHILD = """
-import sys, time
+import os, sys, time
 from pathlib import Path
 from kaggle_kit.competitions import get_competition
 from kaggle_kit.data import cache
-from kaggle_kit.data.prepare import prepare
-from kaggle_kit.data.prepare import PrepareOptions, summary_lines
+from kaggle_kit.data.prepare import PrepareOptions, prepare, summary_lines
 from kaggle_kit.paths import Workspace
 
-marker, pause = Path(sys.argv[1]), float(sys.argv[2])
+marker, pause, workers = Path(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
 original = cache.decode_chunk
 def slow_chunk(*args):
-    marker.touch()
+    marker.write_text(str(os.getpid()))  # the decoding process: the parent, or a worker
     time.sleep(pause)
     return original(*args)
 cache.decode_chunk = slow_chunk
-data = prepare(get_competition("%s"), Workspace.resolve(), PrepareOptions(image_size=24), workers=1, progress=False)
-print(summary_lines(data)[-1])
+if __name__ == "__main__":
+    data = prepare(get_competition("%s"), Workspace.resolve(), PrepareOptions(image_size=24), workers=workers, progress=False)
+    print(summary_lines(data)[-1])
 """ % CANCER
 
 
-def start_child(tmp_path, name, pause):
+def start_child(tmp_path, name, pause, workers=1):
     marker = tmp_path / f"{name}.started"
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    process = subprocess.Popen([sys.executable, "-c", CHILD, str(marker), str(pause)], env=env,
+    process = subprocess.Popen([sys.executable, "-c", CHILD, str(marker), str(pause), str(workers)], env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     return process, marker
 
 
 def wait_for(path, process, seconds=30):
     deadline = time.monotonic() + seconds
-    while not path.exists():
+    while not (path.exists() and path.read_text()):
         assert process.poll() is None, process.stderr.read()
         assert time.monotonic() < deadline, "the child never started decoding"
         time.sleep(0.05)
 
 
-def test_a_build_killed_midway_leaves_nothing_complete_and_reruns(cancer_tiny, tmp_path):
-    child, marker = start_child(tmp_path, "killed", pause=60)
+def process_gone(pid, seconds=10):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except FileNotFoundError:
+            return True
+        if state == "Z":  # exited, waiting to be reaped
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.mark.parametrize("workers", [1, 2], ids=["in-process", "worker-pool"])
+def test_a_build_killed_midway_leaves_nothing_complete_and_reruns(cancer_tiny, tmp_path, workers):
+    child, marker = start_child(tmp_path, "killed", pause=60, workers=workers)
     wait_for(marker, child)
     child.send_signal(signal.SIGKILL)
     child.wait()
+    assert process_gone(int(marker.read_text()))  # no orphaned worker keeps decoding
     assert not cache_folders(cancer_tiny)
     assert list((cancer_tiny.cache_root(CANCER) / ".building").iterdir())  # the half-built leftover
     with pytest.raises(CacheError):

@@ -17,6 +17,8 @@ import fcntl
 import json
 import os
 import shutil
+import signal
+import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -189,60 +191,80 @@ def create_array_file(path: Path, count: int, size: int) -> int:
     return read_npy_header(path)[1]
 
 
-def fill_array(
-    target: Path,
-    paths: Sequence[str],
+def fill_arrays(
+    jobs: Sequence[tuple[Path, Sequence[str]]],
     size: int,
     crop: float,
     *,
     workers: int,
     progress: Callable[[int], None],
-) -> dict[int, str]:
-    """Create ``target`` and decode ``paths`` into its rows; return {row: reason} for skipped images."""
-    offset = create_array_file(target, len(paths), size)
-    tasks = [
-        (str(target), offset, size, crop, list(range(start, min(start + CHUNK, len(paths)))),
-         list(paths[start:start + CHUNK]))
-        for start in range(0, len(paths), CHUNK)
-    ]
-    skipped: dict[int, str] = {}
+) -> list[dict[int, str]]:
+    """Create each ``(target, paths)`` array and decode ``paths`` into its rows, all jobs
+    sharing one pool of ``workers`` processes; return {row: reason} of skipped images per job."""
+    tasks = []
+    for job, (target, paths) in enumerate(jobs):
+        offset = create_array_file(target, len(paths), size)
+        for start in range(0, len(paths), CHUNK):
+            rows = list(range(start, min(start + CHUNK, len(paths))))
+            tasks.append((job, (str(target), offset, size, crop, rows, list(paths[start:start + CHUNK]))))
+    skipped: list[dict[int, str]] = [{} for _ in jobs]
     if workers <= 1 or len(tasks) <= 1:
-        for task in tasks:
-            skipped.update(decode_chunk(*task))
-            progress(len(task[4]))
-        return skipped
-    for chunk_rows, chunk_skipped in run_in_pool(tasks, workers):
-        skipped.update(chunk_skipped)
-        progress(len(chunk_rows))
+        results = ((job, args[4], decode_chunk(*args)) for job, args in tasks)
+    else:
+        results = run_in_pool(tasks, workers)
+    for job, rows, chunk_skipped in results:
+        skipped[job].update(chunk_skipped)
+        progress(len(rows))
     return skipped
 
 
-def run_in_pool(tasks: list[tuple], workers: int) -> Iterator[tuple[list[int], list[tuple[int, str]]]]:
+def run_in_pool(tasks: list[tuple[int, tuple]], workers: int) -> Iterator[tuple[int, list[int], list[tuple[int, str]]]]:
     """Run ``decode_chunk`` tasks on ``workers`` processes, a bounded number in flight."""
-    # "spawn": workers must not inherit the parent's lock file or, when `kit train`
-    # prepares, a half-initialised TensorFlow runtime.
-    context = get_context("spawn")
+    context = get_context(worker_start_method())
     pending = iter(tasks)
     try:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context,
+                                 initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
             in_flight = {}
-            for task in pending:
-                in_flight[pool.submit(decode_chunk, *task)] = task[4]
-                if len(in_flight) >= workers * 3:
-                    break
+
+            def submit_next() -> None:
+                task = next(pending, None)
+                if task is not None:
+                    in_flight[pool.submit(decode_chunk, *task[1])] = task
+
+            for _ in range(workers * 3):
+                submit_next()
             while in_flight:
                 done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
                 for future in done:
-                    rows = in_flight.pop(future)
-                    yield rows, future.result()
-                    task = next(pending, None)
-                    if task is not None:
-                        in_flight[pool.submit(decode_chunk, *task)] = task[4]
+                    job, args = in_flight.pop(future)
+                    yield job, args[4], future.result()
+                    submit_next()
     except BrokenProcessPool:
         raise CacheError(
             "a decode worker died (out of memory or a crashing image library); "
             "retry with --workers 1 to find the file"
         ) from None
+
+
+def worker_start_method() -> str:
+    """"fork" starts workers in milliseconds; "spawn" when TensorFlow is loaded (`kit train`
+    preparing its cache), since forking its threads and locks is unsafe."""
+    if sys.platform.startswith("linux") and "tensorflow" not in sys.modules:
+        return "fork"
+    return "spawn"
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """Worker initializer: ask Linux to SIGKILL this worker when the prepare process dies,
+    so a killed prepare leaves no orphans (nor, with fork, a held lock file)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+    if os.getppid() != parent_pid:  # the parent died before the request took effect
+        os._exit(1)
 
 
 # --- locking and publishing ----------------------------------------------------

@@ -35,7 +35,7 @@ from kaggle_kit.data.cache import (
     PreparedData,
     clear_stale_builds,
     exclusive_lock,
-    fill_array,
+    fill_arrays,
     new_build_dir,
     open_cache,
     publish,
@@ -338,10 +338,8 @@ def build_cache(
     size, crop = options.image_size, float(options.crop)
     with tqdm(total=len(selected) + len(test), unit="img", desc=f"prepare {competition.slug}",
               disable=not progress, leave=False) as bar:
-        train_skipped = fill_array(build_dir / "train.npy", selected["path"].tolist(), size, crop,
-                                   workers=workers, progress=bar.update)
-        test_skipped = fill_array(build_dir / "test.npy", test["path"].tolist(), size, crop,
-                                  workers=workers, progress=bar.update)
+        jobs = [(build_dir / "train.npy", selected["path"].tolist()), (build_dir / "test.npy", test["path"].tolist())]
+        train_skipped, test_skipped = fill_arrays(jobs, size, crop, workers=workers, progress=bar.update)
     sync_files(build_dir / "train.npy", build_dir / "test.npy")
 
     train_index = selected[["id", "label"]].assign(row=np.arange(len(selected)))
