@@ -214,7 +214,7 @@ def _client(credentials: Credentials) -> Iterator["object"]:
             # The class fixed its kaggle.json path when first imported; follow today's environment.
             api.config_dir, api.config = str(credentials.config_file.parent), str(credentials.config_file)
             api.authenticate()
-        except SystemExit:
+        except SystemExit:  # authenticate() calls exit(1) when no credential works
             raise CredentialsError(
                 f"Kaggle rejected the credentials from {credentials.source}: they are invalid or expired; "
                 f"create a new token at {TOKEN_PAGE}"

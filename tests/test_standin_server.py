@@ -138,3 +138,16 @@ def test_serve_locally_sets_the_client_env_for_the_block_and_restores_it(monkeyp
 
 def test_truncated_keeps_the_start_of_an_archive():
     assert truncated(ARCHIVE, 0.5) == ARCHIVE[: len(ARCHIVE) // 2]
+
+
+def test_real_kaggle_cli_in_a_subprocess_downloads_through_client_env(server, kaggle_home, tmp_path):
+    import subprocess
+    import sys
+
+    env = {**os.environ, **{k: v for k, v in server.client_env().items() if v is not None}}
+    for name in (k for k, v in server.client_env().items() if v is None):
+        env.pop(name, None)
+    command = [sys.executable, "-m", "kaggle", "competitions", "download", "-c", "demo-comp", "-p", str(tmp_path)]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (tmp_path / "demo-comp.zip").read_bytes() == ARCHIVE
