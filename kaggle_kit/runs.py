@@ -93,9 +93,12 @@ def latest_run(workspace: Workspace, slug: str) -> Run:
 def new_run_dir(workspace: Workspace, slug: str, model: str, now: datetime | None = None) -> Path:
     """Create ``runs/<slug>/<time>-<model>`` (``-2``, ``-3``… when taken) and return it."""
     now = now or datetime.now(timezone.utc)
-    root = workspace.runs_root(slug)
+    return create_unique_dir(workspace.runs_root(slug), f"{now.strftime(RUN_ID_TIME)}-{model}")
+
+
+def create_unique_dir(root: Path, base: str) -> Path:
+    """Create ``root/base`` (``base-2``, ``base-3``… when taken) and return it; run and sweep folders use it."""
     root.mkdir(parents=True, exist_ok=True)
-    base = f"{now.strftime(RUN_ID_TIME)}-{model}"
     for attempt in range(1, 1000):
         path = root / (base if attempt == 1 else f"{base}-{attempt}")
         try:

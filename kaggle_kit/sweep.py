@@ -301,21 +301,11 @@ def _as_axes(grid: Sequence[Axis] | Mapping[str, Sequence[Any]], base: TrainConf
 
 
 def new_sweep_dir(workspace: "Workspace", slug: str, now: datetime | None = None) -> Path:
-    """Create ``runs/<slug>/sweep-<time>`` (``-2``... when taken); run listings skip it (no config.yaml)."""
-    from kaggle_kit.runs import RUN_ID_TIME
+    """Create ``runs/<slug>/sweep-<time>``; run listings skip it (it has no config.yaml)."""
+    from kaggle_kit.runs import RUN_ID_TIME, create_unique_dir
 
     now = now or datetime.now(timezone.utc)
-    root = workspace.runs_root(slug)
-    root.mkdir(parents=True, exist_ok=True)
-    base = f"sweep-{now.strftime(RUN_ID_TIME)}"
-    for attempt in range(1, 1000):
-        path = root / (base if attempt == 1 else f"{base}-{attempt}")
-        try:
-            path.mkdir()
-            return path
-        except FileExistsError:
-            continue
-    raise KitError(f"could not create a sweep folder under {root}: too many sweeps named {base}")
+    return create_unique_dir(workspace.runs_root(slug), f"sweep-{now.strftime(RUN_ID_TIME)}")
 
 
 def _row(point: Mapping[str, Any], metrics: Mapping[str, Any] | None, run_id: str | None,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 import pytest
 from click.testing import CliRunner
@@ -137,8 +135,6 @@ def test_sweep_trains_each_point_and_prints_the_table(cli_sweep):
 
 
 def test_sweep_saves_results_with_runs_that_hold_each_points_config(cli_sweep):
-    from kaggle_kit.config import TrainConfig
-
     _, runs_root = cli_sweep
     (folder,) = runs_root.glob("sweep-*")
     results = pd.read_csv(folder / "results.csv")
