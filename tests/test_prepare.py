@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
+from _fixtures_demo import CANCER_TEST, GALAXY_UNREADABLE
 from _fixtures_prepare import CANCER, GALAXY, patch_pixels
 from kaggle_kit.cli import cli
 from kaggle_kit.competitions import get_competition
@@ -187,6 +189,25 @@ def test_galaxy_confidence_filter_thins_train_and_keeps_the_test_split(galaxy_ti
     assert set(confident.train_index["id"]) < set(plain.train_index["id"])
     assert confident.manifest["settings"]["min_vote_fraction"] == 0.8
     assert confident.manifest["label_notes"]["dropped_low_confidence"] == 22 - len(confident.train_index)
+
+
+# --- the demo generators' competitions ----------------------------------------------------------
+def test_generated_galaxy_dataset_prepares_and_lists_its_unreadable_images(galaxy_raw, workspace_env):
+    shutil.copytree(galaxy_raw, workspace_env.raw_dir(GALAXY))
+    data = run_prepare(workspace_env, slug=GALAXY, image_size=32, crop=0.5, workers=2)
+    skipped = data.skipped
+    assert len(skipped) == GALAXY_UNREADABLE and set(skipped["split"]) <= {"train", "test"}
+    assert set(skipped["reason"]) <= {"truncated image data", "not a readable image (corrupt file or unknown format)"}
+    notes = json.loads((workspace_env.labels_dir(GALAXY) / "notes.json").read_text())
+    assert len(data.test_index) == notes["test"] and (data.test_index["readable"] == 0).sum() == (skipped["split"] == "test").sum()
+    assert data.manifest["counts"]["train_images"] == notes["train"] - (skipped["split"] == "train").sum()
+
+
+def test_generated_cancer_competition_prepares_with_the_notebook_balance(cancer_raw, workspace_env):
+    shutil.copytree(cancer_raw, workspace_env.raw_dir(CANCER))
+    data = run_prepare(workspace_env, image_size=32, balance="undersample")
+    counts = data.train_index["label"].value_counts()
+    assert counts[0] == counts[1] and len(data.test_index) == CANCER_TEST and data.skipped.empty
 
 
 # --- bad input: tables ---------------------------------------------------------------------

@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from kaggle_kit.config import TrainConfig
 
 LOCK_FILE = ".prepare.lock"
+SMALL_BUILD = 1000  # images; below this one process decodes faster than a pool starts
 
 
 @dataclass(frozen=True)
@@ -143,7 +144,10 @@ def prepare(
     """Write the label tables and build (or reuse) the image cache for ``options``.
 
     One prepare of a competition runs at a time: a second one waits on the lock,
-    then finds the finished cache and reuses it.
+    then finds the finished cache and reuses it. ``workers`` decode processes
+    (default: all cores, or 1 for sets under 1,000 images). Scripts that call this
+    with a worker pool while TensorFlow is loaded need the usual
+    ``if __name__ == "__main__":`` guard (workers are then spawned, not forked).
     """
     raw = competition.raw_dir(workspace)
     if not raw.is_dir():
@@ -164,8 +168,8 @@ def prepare(
         clear_stale_builds(cache_root, key)
         build_dir = new_build_dir(cache_root, key)
         try:
-            build_cache(build_dir, competition, tables, options, source, key,
-                        workers=workers or available_cpus(), progress=progress)
+            workers = workers or default_workers(len(tables.train) + len(tables.test))
+            build_cache(build_dir, competition, tables, options, source, key, workers=workers, progress=progress)
             publish(build_dir, final)
         finally:
             shutil.rmtree(build_dir, ignore_errors=True)
@@ -208,6 +212,11 @@ def summary_lines(data: PreparedData) -> list[str]:
 
 def available_cpus() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def default_workers(images: int) -> int:
+    """All cores, except for small sets, where starting a worker pool costs more than it saves."""
+    return available_cpus() if images >= SMALL_BUILD else 1
 
 
 # --- label tables ------------------------------------------------------------------
