@@ -34,6 +34,7 @@ from kaggle_kit.leaderboard import (
     score_submission,
 )
 from kaggle_kit.predict import ensure_predictions, open_runs, prediction_name
+from kaggle_kit.report import try_write_report
 from kaggle_kit.validate import read_sample_submission, sample_submission_path, validation_error, validate_submission
 
 if TYPE_CHECKING:
@@ -90,6 +91,8 @@ def submit(
         standing = score_locally(competition, workspace, runs, tta, target, threshold)
     elif upload:
         result = upload_file(competition, target, sample, message)
+    for run in runs:  # each submitted run gets its review page (a failure only logs a warning)
+        try_write_report(run, workspace, only_if_missing=True)
     values = "probabilities" if threshold is None else f"0/1 labels at threshold {threshold:.4f}"
     return SubmitOutcome(competition, target, len(frame), values, unchanged, upload, result, standing)
 
