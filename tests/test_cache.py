@@ -1,5 +1,6 @@
 """Decoding any image into RGB, crop and resize, and reading cache rows with bounded memory."""
 
+import os
 import pickle
 import struct
 import zlib
@@ -145,3 +146,19 @@ def test_store_refuses_a_truncated_array_file(tmp_path):
 
 def test_consecutive_runs_split_where_rows_jump():
     assert list(consecutive_runs(np.array([3, 4, 5, 9, 1, 2]))) == [(0, 3), (3, 4), (4, 6)]
+
+
+def crash(*args):
+    os._exit(3)  # what a segfaulting codec looks like to the pool
+
+
+def test_a_crashing_worker_is_a_clear_error_not_a_hang(tmp_path, monkeypatch):
+    from kaggle_kit.data import cache
+
+    monkeypatch.setattr(cache, "decode_chunk", crash)  # forked workers inherit the patch
+    jobs = [(tmp_path / "a.npy", ["x.png"] * 3), (tmp_path / "b.npy", ["y.png"] * 3)]
+    with pytest.raises(CacheError) as err:
+        cache.fill_arrays(jobs, 4, 1.0, workers=2, progress=lambda n: None)
+    assert str(err.value) == (
+        "a decode worker died (out of memory or a crashing image library); retry with --workers 1 to find the file"
+    )
