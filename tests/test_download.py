@@ -197,6 +197,22 @@ def test_rules_not_accepted_is_403_with_the_rules_link(standin, workspace_env):
     assert_nothing_installed(workspace_env, CANCER_SLUG)
 
 
+def test_unknown_competition_is_404(standin, workspace_env):
+    standin.fail("DownloadDataFiles", 404, message="Competition not found")
+    assert error_line(download(CANCER_SLUG)) == (
+        f"Error: competition '{CANCER_SLUG}' not found on Kaggle (HTTP 404) during the download of competition "
+        f"'{CANCER_SLUG}': check the slug (it is the last part of the competition's URL)"
+    )
+    assert_nothing_installed(workspace_env, CANCER_SLUG)
+
+
+def test_server_side_401_is_the_same_credentials_error(standin, workspace_env):
+    standin.fail("DownloadDataset", 401)
+    assert error_line(download(GALAXY)).startswith(
+        "Error: Kaggle rejected the credentials from KAGGLE_USERNAME/KAGGLE_KEY (HTTP 401)")
+    assert_nothing_installed(workspace_env, GALAXY)
+
+
 def test_unknown_dataset_is_404(standin, workspace_env):
     assert error_line(download(GALAXY, "--dataset", "nobody/nothing")) == (
         "Error: dataset 'nobody/nothing' not found on Kaggle (HTTP 404): check the name, or pass the right one "

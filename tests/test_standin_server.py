@@ -151,3 +151,15 @@ def test_real_kaggle_cli_in_a_subprocess_downloads_through_client_env(server, ka
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr
     assert (tmp_path / "demo-comp.zip").read_bytes() == ARCHIVE
+
+
+def test_list_data_files_and_dataset_metadata_answer_like_kaggle(server):
+    server.add_dataset("owner/data", ARCHIVE)
+    listing = "/api/v1/competitions.CompetitionApiService/ListDataFiles"
+    files = json.loads(call(server, "POST", listing, {"competitionName": "demo-comp"})[0].read())["files"]
+    assert [(f["name"], f["totalBytes"]) for f in files] == [("train_labels.csv", len(b"id,label\n" + b"a,1\n" * 200))]
+    metadata = "/api/v1/datasets.DatasetApiService/GetDatasetMetadata"
+    info = json.loads(call(server, "POST", metadata, {"ownerSlug": "owner", "datasetSlug": "data"})[0].read())["info"]
+    assert info["licenses"] == [{"name": "CC0-1.0"}]
+    missing, _ = call(server, "POST", metadata, {"ownerSlug": "owner", "datasetSlug": "nope"})
+    assert missing.status == 404
