@@ -210,8 +210,9 @@ def predict(slug, run_ids, tta, batch_size, no_progress, workspace):
 @click.option("--overwrite", is_flag=True, help="Replace an existing submission file.")
 @click.option("--upload", is_flag=True, help="Send the file to Kaggle (locally scored competitions are scored here).")
 @click.option("-m", "--message", help="Submission description shown on Kaggle (with --upload).")
+@click.option("--no-report", is_flag=True, help="Do not write a missing report.html into the run folder.")
 @workspace_options
-def submit(slug, run_ids, tta, batch_size, no_progress, output, overwrite, upload, message, workspace):
+def submit(slug, run_ids, tta, batch_size, no_progress, output, overwrite, upload, message, no_report, workspace):
     """Write a validated submission CSV in the sample_submission format; upload it or score it locally.
 
     Example: kit submit histopathologic-cancer-detection --run 20261122-0300-kit-resnet --tta flips --upload -m "resnet 96px"
@@ -219,7 +220,8 @@ def submit(slug, run_ids, tta, batch_size, no_progress, output, overwrite, uploa
     from kaggle_kit.submit import describe, submit as make_submission
 
     outcome = make_submission(load_competition(slug), workspace, run_ids, tta=tta, output=output, overwrite=overwrite,
-                              upload=upload, message=message, batch_size=batch_size, progress=not no_progress)
+                              upload=upload, message=message, batch_size=batch_size, progress=not no_progress,
+                              report=not no_report)
     for line in describe(outcome):
         click.echo(line)
 

@@ -57,6 +57,7 @@ class SubmitOutcome:
     upload_requested: bool = False
     upload: Any = None  # kaggle_api.SubmitResult when uploaded
     standing: Standing | None = None  # the local score and rank, for locally scored competitions
+    reports: tuple[Path, ...] = ()  # run reports written because they were missing
 
 
 def submit(
@@ -71,10 +72,13 @@ def submit(
     message: str | None = None,
     batch_size: int | None = None,
     progress: bool = True,
+    report: bool = True,
 ) -> SubmitOutcome:
     """Write ``submissions/<slug>/<run-id>[-tta].csv`` (or ``output``), then upload or score it.
 
     Predicts first when the runs' ``test_predictions`` for this TTA are missing or stale.
+    With ``report``, a run lacking its ``report.html`` (trained before reports, or
+    its report failed) gets one; a report failure never fails the submission.
     """
     runs = open_runs(workspace, competition.slug, run_ids)
     target = Path(output) if output else submission_path(workspace, competition.slug, run_ids, tta)
@@ -94,7 +98,15 @@ def submit(
     for run in runs:  # each submitted run gets its review page (a failure only logs a warning)
         try_write_report(run, workspace, only_if_missing=True)
     values = "probabilities" if threshold is None else f"0/1 labels at threshold {threshold:.4f}"
-    return SubmitOutcome(competition, target, len(frame), values, unchanged, upload, result, standing)
+    reports = write_missing_reports(workspace, runs) if report else ()
+    return SubmitOutcome(competition, target, len(frame), values, unchanged, upload, result, standing, reports)
+
+
+def write_missing_reports(workspace: "Workspace", runs: dict[str, "Run"]) -> tuple[Path, ...]:
+    from kaggle_kit.report import REPORT_NAME, try_write_report
+
+    missing = [run for run in runs.values() if not (run.path / REPORT_NAME).is_file()]
+    return tuple(path for path in (try_write_report(run, workspace) for run in missing) if path is not None)
 
 
 def describe(outcome: SubmitOutcome) -> list[str]:
@@ -110,7 +122,7 @@ def describe(outcome: SubmitOutcome) -> list[str]:
         lines += upload_lines(outcome.upload)
     else:
         lines.append("Not uploaded; add --upload -m MESSAGE to send it to Kaggle")
-    return lines
+    return lines + [f"Report: {path}" for path in outcome.reports]
 
 
 def submission_path(workspace: "Workspace", slug: str, run_ids: Sequence[str], tta: str = "none") -> Path:

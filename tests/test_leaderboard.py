@@ -145,3 +145,12 @@ def test_kit_leaderboard_of_a_kaggle_competition_points_to_kaggle(workspace_env)
         "Error: histopathologic-cancer-detection is scored by Kaggle, not locally; "
         "its leaderboard is on kaggle.com (list your submissions with 'kit submissions')\n"
     )
+
+
+def test_concurrent_records_all_land_on_the_board(galaxy_labels, tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    score = score_submission(get_competition(GALAXY), galaxy_labels, write(tmp_path / "s.csv", TRUTH["id"], [0, 1, 1, 1]))
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(lambda i: record_score(galaxy_labels, GALAXY, entry(f"run-{i}"), score), range(24)))
+    assert sorted(read_leaderboard(galaxy_labels, GALAXY)["run"]) == sorted(f"run-{i}" for i in range(24))

@@ -29,7 +29,7 @@ def write_predictions(workspace, slug, run_id, probs, ids=None) -> pd.DataFrame:
 
 
 def invoke(*args):
-    return CliRunner().invoke(cli, ["submit", *args, "--no-progress"])
+    return CliRunner().invoke(cli, ["submit", *args, "--no-progress", "--no-report"])
 
 
 @pytest.fixture
@@ -148,6 +148,22 @@ def test_output_option_and_tta_name(cancer_run, tmp_path):
     assert target.is_file()
     assert predictions_path(cancer_run, CANCER, ["run-1"], "flips").is_file()
     assert not cancer_run.submission_dir(CANCER).exists()
+
+
+def test_submit_writes_a_missing_run_report_and_says_where(cancer_run, monkeypatch):
+    import kaggle_kit.report
+
+    written = []
+
+    def fake_report(run, workspace):
+        written.append(run.run_id)
+        return run.path / "report.html"
+
+    monkeypatch.setattr(kaggle_kit.report, "try_write_report", fake_report)
+    result = CliRunner().invoke(cli, ["submit", CANCER, "--run", "run-1", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert written == ["run-1"]
+    assert result.output.splitlines()[-1] == f"Report: {cancer_run.runs_root(CANCER) / 'run-1' / 'report.html'}"
 
 
 # --- uploads through the stand-in Kaggle server and the real client --------------------------------
