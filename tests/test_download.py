@@ -23,6 +23,14 @@ GALAXY = "galaxy-zoo-2"
 DISK = namedtuple("DISK", "total used free")
 
 
+@pytest.fixture
+def cancer_zip(tmp_path, cancer_archive):
+    """The cancer archive as a file, as a user who fetched it by hand would have it."""
+    path = tmp_path / "c.zip"
+    path.write_bytes(cancer_archive)
+    return path
+
+
 def kit(*args):
     return CliRunner().invoke(cli, list(args))
 
@@ -101,13 +109,11 @@ def test_force_downloads_and_replaces_the_raw_folder(standin, workspace_env):
     assert standin.requests.count("POST DownloadDataFiles") == 2
 
 
-def test_from_zip_uses_a_hand_fetched_archive_without_the_api(kaggle_home, workspace_env, cancer_archive, tmp_path):
-    archive = tmp_path / "by-hand.zip"
-    archive.write_bytes(cancer_archive)
-    result = download(CANCER_SLUG, "--from-zip", str(archive))
+def test_from_zip_uses_a_hand_fetched_archive_without_the_api(kaggle_home, workspace_env, cancer_zip, cancer_archive):
+    result = download(CANCER_SLUG, "--from-zip", str(cancer_zip))
     assert result.exit_code == 0, result.output
-    assert manifest(workspace_env, CANCER_SLUG)["source"] == f"file:{archive.resolve()}"
-    assert archive.read_bytes() == cancer_archive  # the user's file is left alone
+    assert manifest(workspace_env, CANCER_SLUG)["source"] == f"file:{cancer_zip.resolve()}"
+    assert cancer_zip.read_bytes() == cancer_archive  # the user's file is left alone
 
 
 def test_dataset_option_downloads_another_upload(standin, workspace_env, galaxy_archive):
@@ -339,24 +345,22 @@ def test_corrupt_member_leaves_nothing(kaggle_home, workspace_env, tmp_path, can
     assert_nothing_installed(workspace_env, CANCER_SLUG)
 
 
-def test_too_little_free_space_fails_before_extracting(kaggle_home, workspace_env, tmp_path, cancer_archive,
-                                                      monkeypatch):
-    archive = tmp_path / "c.zip"
-    archive.write_bytes(cancer_archive)
-    monkeypatch.setattr("kaggle_kit.archive.shutil.disk_usage", lambda path: DISK(10 << 20, 10 << 20, 1 << 20))
-    message = error_line(download(CANCER_SLUG, "--from-zip", str(archive)))
+def free_space_reported(monkeypatch, free: int) -> None:
+    monkeypatch.setattr("kaggle_kit.archive.shutil.disk_usage", lambda path: DISK(free, 0, free))
+
+
+def test_too_little_free_space_fails_before_extracting(kaggle_home, workspace_env, cancer_zip, monkeypatch):
+    free_space_reported(monkeypatch, 1 << 20)
+    message = error_line(download(CANCER_SLUG, "--from-zip", str(cancer_zip)))
     assert message.startswith("Error: no space left on device for extracting c.zip: it needs ")
     assert message.endswith("1.0 MB is free; free space or use --data-dir on a bigger disk")
     assert_nothing_installed(workspace_env, CANCER_SLUG)
 
 
-def test_disk_filling_up_during_extraction_leaves_nothing(kaggle_home, small_disk, tmp_path, cancer_archive,
-                                                         monkeypatch):
-    archive = tmp_path / "c.zip"
-    archive.write_bytes(cancer_archive)
+def test_disk_filling_up_during_extraction_leaves_nothing(kaggle_home, small_disk, cancer_zip, monkeypatch):
     # The disk looks roomy when checked, then fills up (as when another job writes to it meanwhile).
-    monkeypatch.setattr("kaggle_kit.archive.shutil.disk_usage", lambda path: DISK(1 << 40, 0, 1 << 40))
-    message = error_line(download(CANCER_SLUG, "--from-zip", str(archive), "--data-dir", str(small_disk)))
+    free_space_reported(monkeypatch, 1 << 40)
+    message = error_line(download(CANCER_SLUG, "--from-zip", str(cancer_zip), "--data-dir", str(small_disk)))
     assert message.startswith(
         f"Error: no space left on device while extracting c.zip into {small_disk / CANCER_SLUG} (needs ")
     assert list(small_disk.rglob("*")) == [small_disk / CANCER_SLUG]  # the staging folder is gone
