@@ -52,6 +52,9 @@ def train(
         run = Run(competition.slug, run_dir.name, run_dir)
     prepared = prepared_data(competition, workspace, config, progress)
     train_prepared(run, config, competition.metric, prepared, progress=progress)
+    from kaggle_kit.report import try_write_report
+
+    try_write_report(run, workspace)  # report.html, the run's review page; a failure only logs a warning
     return run
 
 

@@ -146,6 +146,7 @@ def test_sweep_saves_results_with_runs_that_hold_each_points_config(cli_sweep):
         assert dict(config.model_options) == {"bn_position": row.bn_position, "bn_momentum": 0.99}
         assert (config.epochs, config.image_size, config.recipe) == (1, 32, "notebook")
         assert 0.0 <= row.score <= 1.0 and row.seconds > 0
+        assert (runs_root / row.run_id / "report.html").is_file()  # train() ends with the run's report
 
 
 def test_sweep_draws_one_learning_curve_plot_and_stays_out_of_run_listings(cli_sweep):
