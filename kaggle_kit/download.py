@@ -113,6 +113,8 @@ def _check_options(competition: Competition, dataset: str | None, labels: Path |
     if dataset is not None and competition.source_kind != "dataset":
         raise ConfigError(f"--dataset applies to dataset-backed competitions only; {competition.slug} is a "
                           "Kaggle competition: drop --dataset")
+    if dataset is not None:
+        kaggle_api.split_dataset_ref(dataset)
     if labels is not None and competition.slug != galaxy.SLUG:
         raise ConfigError(f"--labels supplies the gz2_hart16 table of {galaxy.SLUG} only: "
                           f"drop it for {competition.slug}")
@@ -127,7 +129,7 @@ def _fetch(competition: Competition, workspace: Workspace, force: bool, dataset:
     folder = workspace.competition_dir(competition.slug) / DOWNLOAD_FOLDER
     if competition.source_kind == "dataset":
         ref = dataset or competition.source_ref
-        zip_path, source = folder / f"{ref.partition('/')[2]}.zip", f"dataset:{ref}"
+        zip_path, source = folder / f"{kaggle_api.split_dataset_ref(ref)[1]}.zip", f"dataset:{ref}"
         fetch = lambda: kaggle_api.download_dataset_zip(ref, folder, progress=progress, retry=retry)  # noqa: E731
     else:
         ref = competition.source_ref

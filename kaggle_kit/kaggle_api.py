@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, Mapping, TypeVar
 
-from kaggle_kit.errors import CredentialsError, KaggleApiError, KitError, SubmissionError
+from kaggle_kit.errors import ConfigError, CredentialsError, KaggleApiError, KitError, SubmissionError
 
 T = TypeVar("T")
 TOKEN_PAGE = "https://www.kaggle.com/settings"
@@ -354,13 +354,19 @@ def download_competition_zip(ref: str, dest_dir: Path, *, progress: bool = True,
                          lambda kaggle: kaggle.competitions.competition_api_client.download_data_files(request))
 
 
+def split_dataset_ref(ref: str) -> tuple[str, str]:
+    """``"owner/slug"`` → ``("owner", "slug")``; ``ConfigError`` for anything else."""
+    owner, _, slug = ref.partition("/")
+    if not owner or not slug or "/" in slug:
+        raise ConfigError(f"dataset reference '{ref}' is not owner/slug: "
+                          "pass e.g. --dataset jaimetrickz/galaxy-zoo-2-images")
+    return owner, slug
+
+
 def download_dataset_zip(ref: str, dest_dir: Path, *, progress: bool = True,
                          retry: RetryPolicy | None = None) -> Path:
     """Fetch a dataset (``owner/slug``) as ``dest_dir/<slug>.zip`` (resuming a partial one); return its path."""
-    owner, _, slug = ref.partition("/")
-    if not owner or not slug or "/" in slug:
-        raise KaggleApiError(f"dataset reference '{ref}' is not owner/slug: "
-                             "pass e.g. --dataset jaimetrickz/galaxy-zoo-2-images")
+    owner, slug = split_dataset_ref(ref)
     credentials = find_credentials()
     from kagglesdk.datasets.types.dataset_api_service import ApiDownloadDatasetRequest
 

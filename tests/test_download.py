@@ -154,6 +154,13 @@ def test_dataset_option_is_refused_for_a_competition(kaggle_home, workspace_env)
     )
 
 
+def test_dataset_option_must_be_owner_slug(kaggle_home, workspace_env):
+    assert error_line(download(GALAXY, "--dataset", "just-a-slug")) == (
+        "Error: dataset reference 'just-a-slug' is not owner/slug: pass e.g. --dataset "
+        "jaimetrickz/galaxy-zoo-2-images"
+    )
+
+
 # ---- credentials and secrets --------------------------------------------------------------------
 
 def test_no_credentials_is_one_line_and_no_client_help(kaggle_home, workspace_env):
