@@ -7,12 +7,13 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from dataclasses import fields
+from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
 import pandas as pd
 
-from kaggle_kit.config import TrainConfig
+from kaggle_kit.config import AugmentConfig, TrainConfig, layered_config
 from kaggle_kit.errors import CacheError, TrainingError
 from kaggle_kit.fsutil import write_csv_atomic, write_json_atomic, write_text_atomic
 from kaggle_kit.runs import CONFIG_FILE, METRICS_FILE, Run, new_run_dir
@@ -56,6 +57,26 @@ def train(
 
     try_write_report(run, workspace)  # report.html, the run's review page; a failure only logs a warning
     return run
+
+
+def training_config(
+    competition: "Competition",
+    recipe: str = "default",
+    config_file: str | None = None,
+    options: Mapping[str, Any] | None = None,
+) -> TrainConfig:
+    """Defaults → the competition's recipe → ``config_file`` → ``options`` (flat, as the CLI gives them).
+
+    Augmentation options (``rotation_range``, ``dihedral``…) may be given flat;
+    they go under ``augment``. ``None`` (or an empty tuple) means "not given".
+    """
+    augment_names = {f.name for f in fields(AugmentConfig)}
+    given = {k: v for k, v in (options or {}).items() if v is not None and v != ()}
+    overrides = {k: v for k, v in given.items() if k not in augment_names}
+    augment = {k: v for k, v in given.items() if k in augment_names}
+    if augment:
+        overrides["augment"] = augment
+    return layered_config(competition.slug, competition.recipe(recipe), recipe, config_file, overrides)
 
 
 def prepared_data(competition: "Competition", workspace: "Workspace", config: TrainConfig, progress: bool):
@@ -106,6 +127,7 @@ def _fit_split(run: Run, config, metric, store, index, split: "Split", class_wei
 
 def _write_outputs(run: Run, config: TrainConfig, metric: str, index: pd.DataFrame, splits, results) -> None:
     from kaggle_kit.plots import plot_learning_curves
+    from kaggle_kit.training.callbacks import history_frame
     from kaggle_kit.training.scoring import competition_score, score_predictions
 
     folded = bool(config.folds)
@@ -122,7 +144,7 @@ def _write_outputs(run: Run, config: TrainConfig, metric: str, index: pd.DataFra
         ignore_index=True,
     )
     history = pd.concat(
-        [pd.DataFrame(r.state.history).assign(**({"fold": s.fold} if folded else {})) for s, r in zip(splits, results)],
+        [history_frame(r.state.history).assign(**({"fold": s.fold} if folded else {})) for s, r in zip(splits, results)],
         ignore_index=True,
     )
     scores = score_predictions(predictions["label"].to_numpy(), predictions["prob"].to_numpy())

@@ -90,7 +90,9 @@ def _layers_for(a: AugmentConfig, seed: int) -> list:
     if a.brightness_range is not None and tuple(a.brightness_range) != (1.0, 1.0):
         stack.append(random_brightness_multiplier_layer(a.brightness_range, seed))
     if a.contrast_range:
-        stack.append(layers.RandomContrast(a.contrast_range, value_range=(0, 255), seed=seed))
+        # RandomContrast draws from [1 - factor[0], 1 + factor[1]]; a bare float would clamp the low side to 1.
+        symmetric = (a.contrast_range, a.contrast_range)
+        stack.append(layers.RandomContrast(symmetric, value_range=(0, 255), seed=seed))
     return stack
 
 

@@ -115,7 +115,13 @@ class RunKeeper(keras.callbacks.Callback):
         save_checkpoint(self.unit_dir, self.model, state)
 
 
-def write_history(path: Path, history: list[dict[str, float]]) -> None:
+def history_frame(history: list[dict[str, float]]):
+    """The per-epoch logs as a table: ``epoch`` first, then the logs in name order (stable across resumes)."""
     import pandas as pd
 
-    write_csv_atomic(path, pd.DataFrame(history))
+    frame = pd.DataFrame(history)
+    return frame[["epoch", *sorted(c for c in frame.columns if c != "epoch")]] if len(frame) else frame
+
+
+def write_history(path: Path, history: list[dict[str, float]]) -> None:
+    write_csv_atomic(path, history_frame(history))

@@ -1,0 +1,151 @@
+"""Augmentation: ImageDataGenerator options → Keras layers, shapes kept, seeded, the dihedral group."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from kaggle_kit.config import AugmentConfig
+from kaggle_kit.data.augment import build_augmenter, dihedral_transform
+
+SIZE = 12
+
+
+def layer_summary(augmenter) -> list[tuple[str, dict]]:
+    """(layer class, the settings that matter) for each layer of an augmenter."""
+    keys = ("factor", "height_factor", "width_factor", "x_factor", "y_factor", "fill_mode", "transforms",
+            "brightness_range", "value_range")
+    return [
+        (type(layer).__name__, {k: getattr(layer, k) for k in keys if hasattr(layer, k)})
+        for layer in augmenter.layers
+    ]
+
+
+def run_augmenter(augmenter, images: np.ndarray, seed=(1, 2)) -> np.ndarray:
+    import tensorflow as tf
+
+    return augmenter(tf.constant(images, tf.float32), tf.constant(seed, tf.int64)).numpy()
+
+
+def random_images(n: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, size=(n, SIZE, SIZE, 3)).astype(np.float32)
+
+
+def test_identity_config_builds_no_augmentation_stage():
+    assert build_augmenter(AugmentConfig(), SIZE, seed=0) is None
+    assert build_augmenter(AugmentConfig(fill_mode="constant"), SIZE, seed=0) is None
+
+
+@pytest.mark.parametrize(
+    "options, expected",
+    [
+        ({"rotation_range": 90.0}, [("RandomRotation", {"factor": (-0.25, 0.25), "fill_mode": "reflect"})]),
+        ({"width_shift_range": 0.1, "height_shift_range": 0.2, "fill_mode": "wrap"},
+         [("RandomTranslation", {"height_factor": 0.2, "width_factor": 0.1, "fill_mode": "wrap"})]),
+        ({"zoom_range": 0.2, "fill_mode": "nearest"},
+         [("RandomZoom", {"height_factor": (-0.2, 0.2), "width_factor": (-0.2, 0.2), "fill_mode": "nearest"})]),
+        ({"shear_range": 45.0, "fill_mode": "constant"},
+         [("RandomShear", {"x_factor": (-1.0, 1.0), "y_factor": (0.0, 0.0), "fill_mode": "constant"})]),
+        ({"horizontal_flip": True}, [("RandomDihedral", {"transforms": (0, 4)})]),
+        ({"vertical_flip": True}, [("RandomDihedral", {"transforms": (0, 6)})]),
+        ({"horizontal_flip": True, "vertical_flip": True}, [("RandomDihedral", {"transforms": (0, 2, 4, 6)})]),
+        ({"dihedral": True, "horizontal_flip": True}, [("RandomDihedral", {"transforms": tuple(range(8))})]),
+        ({"brightness_range": (0.8, 1.2)}, [("RandomBrightnessMultiplier", {"brightness_range": (0.8, 1.2)})]),
+        ({"contrast_range": 0.3}, [("RandomContrast", {"factor": (0.3, 0.3), "value_range": (0, 255)})]),
+    ],
+)
+def test_each_option_maps_to_its_layer(options, expected):
+    augmenter = build_augmenter(AugmentConfig(**options), SIZE, seed=0)
+    summary = layer_summary(augmenter)
+    assert [name for name, _ in summary] == [name for name, _ in expected]
+    for (_, actual), (_, wanted) in zip(summary, expected):
+        for key, value in wanted.items():
+            got = actual[key]
+            if isinstance(value, str):
+                assert got == value, key
+            else:
+                assert np.allclose(got, value), key
+
+
+def test_layers_follow_imagedatagenerator_order():
+    config = AugmentConfig(contrast_range=0.1, brightness_range=(0.9, 1.1), dihedral=True, zoom_range=0.1,
+                           shear_range=5.0, width_shift_range=0.1, rotation_range=10.0)
+    names = [type(layer).__name__ for layer in build_augmenter(config, SIZE, seed=0).layers]
+    assert names == ["RandomRotation", "RandomTranslation", "RandomShear", "RandomZoom", "RandomDihedral",
+                     "RandomBrightnessMultiplier", "RandomContrast"]
+
+
+def test_shear_angle_becomes_a_fraction_of_the_image():
+    layer = build_augmenter(AugmentConfig(shear_range=20.0), SIZE, seed=0).layers[0]
+    assert np.allclose(layer.x_factor, (-math.tan(math.radians(20)), math.tan(math.radians(20))))
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"rotation_range": 30.0}, {"width_shift_range": 0.2, "height_shift_range": 0.2}, {"zoom_range": 0.3},
+     {"shear_range": 15.0}, {"horizontal_flip": True}, {"dihedral": True}, {"brightness_range": (0.5, 1.5)},
+     {"contrast_range": 0.4}],
+)
+def test_every_option_keeps_shape_dtype_and_pixel_range(options):
+    images = random_images(5)
+    out = run_augmenter(build_augmenter(AugmentConfig(**options), SIZE, seed=3), images)
+    assert out.shape == images.shape
+    assert out.dtype == np.float32
+    assert out.min() >= 0.0 and out.max() <= 255.0 + 1e-3
+    assert not np.allclose(out, images), "the augmentation changed nothing"
+
+
+def test_dihedral_produces_only_the_eight_flips_and_turns():
+    images = random_images(64, seed=1)
+    out = run_augmenter(build_augmenter(AugmentConfig(dihedral=True), SIZE, seed=5), images)
+    seen = set()
+    for image, augmented in zip(images, out):
+        matches = [i for i in range(8) if np.array_equal(dihedral_transform(image, i).numpy(), augmented)]
+        assert len(matches) == 1, "not one of the 8 dihedral transforms"
+        seen.add(matches[0])
+    assert seen == set(range(8))
+
+
+def test_horizontal_flip_only_mirrors_left_right():
+    images = random_images(32, seed=2)
+    out = run_augmenter(build_augmenter(AugmentConfig(horizontal_flip=True), SIZE, seed=5), images)
+    mirrored = [np.array_equal(a, img[:, ::-1]) for img, a in zip(images, out)]
+    kept = [np.array_equal(a, img) for img, a in zip(images, out)]
+    assert all(m or k for m, k in zip(mirrored, kept))
+    assert any(mirrored) and any(kept)
+
+
+def test_brightness_multiplies_each_image_by_one_factor_in_range():
+    images = np.full((16, SIZE, SIZE, 3), 100.0, dtype=np.float32)
+    out = run_augmenter(build_augmenter(AugmentConfig(brightness_range=(0.5, 1.5)), SIZE, seed=1), images)
+    factors = out[:, 0, 0, 0] / 100.0
+    assert np.all((factors >= 0.5) & (factors <= 1.5))
+    assert np.allclose(out, factors[:, None, None, None] * 100.0, atol=1e-3)
+    assert len(np.unique(np.round(factors, 4))) > 8
+
+
+def test_same_seed_same_draws_other_seed_other_draws():
+    config = AugmentConfig(rotation_range=40.0, zoom_range=0.2, dihedral=True, brightness_range=(0.7, 1.3))
+    images = random_images(8)
+    first = run_augmenter(build_augmenter(config, SIZE, seed=0), images, seed=(4, 5))
+    again = run_augmenter(build_augmenter(config, SIZE, seed=0), images, seed=(4, 5))
+    other = run_augmenter(build_augmenter(config, SIZE, seed=0), images, seed=(4, 6))
+    assert np.array_equal(first, again)
+    assert not np.allclose(first, other)
+
+
+def test_kit_layers_survive_a_keras_save_and_load(tmp_path):
+    import keras
+
+    from kaggle_kit.data.augment import random_brightness_multiplier_layer, random_dihedral_layer
+
+    inputs = keras.Input((SIZE, SIZE, 3))
+    x = random_brightness_multiplier_layer((0.9, 1.1), seed=1)(random_dihedral_layer((0, 4), seed=1)(inputs))
+    keras.Model(inputs, x).save(tmp_path / "m.keras")
+    loaded = keras.models.load_model(tmp_path / "m.keras")
+    assert [type(layer).__name__ for layer in loaded.layers[1:]] == ["RandomDihedral", "RandomBrightnessMultiplier"]
+    assert loaded.layers[1].transforms == (0, 4)
+    images = random_images(2)
+    assert np.allclose(loaded.predict(images, verbose=0), images)  # inference: identity

@@ -1,0 +1,121 @@
+"""Run folders: ids, opening, listing, the latest finished run, `kit runs`, learning curves."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from kaggle_kit.cli import cli
+from kaggle_kit.config import TrainConfig
+from kaggle_kit.errors import RunNotFoundError
+from kaggle_kit.runs import Run, latest_run, list_runs, new_run_dir
+
+CANCER = "histopathologic-cancer-detection"
+NOON = datetime(2026, 11, 22, 12, 0, 5, tzinfo=timezone.utc)
+
+
+def write_run(workspace, run_id: str, score: float | None, model: str = "kit-resnet", folds: int = 0):
+    """A run folder with config.yaml, and metrics.json and best model(s) when ``score`` is given."""
+    folder = workspace.runs_root(CANCER) / run_id
+    folder.mkdir(parents=True)
+    (folder / "config.yaml").write_text(TrainConfig(competition=CANCER, model=model, folds=folds).to_yaml())
+    if score is not None:
+        for sub in [f"fold-{k}" for k in range(folds)] or ["."]:
+            (folder / sub).mkdir(exist_ok=True)
+            (folder / sub / "best.keras").write_bytes(b"model")
+        metrics = {"metric": "auc", "score": score, "best_epoch": 7, "epochs_run": 10, "threshold": 0.41,
+                   "train_seconds": 754.4, "folds": folds}
+        (folder / "metrics.json").write_text(json.dumps(metrics))
+    return Run(CANCER, run_id, folder)
+
+
+def test_run_ids_are_time_and_model_and_never_collide(workspace_env):
+    first = new_run_dir(workspace_env, CANCER, "kit-resnet", now=NOON)
+    second = new_run_dir(workspace_env, CANCER, "kit-resnet", now=NOON)
+    assert (first.name, second.name) == ("20261122-120005-kit-resnet", "20261122-120005-kit-resnet-2")
+
+
+def test_open_an_unknown_run_lists_recent_ones(workspace_env):
+    write_run(workspace_env, "20261122-010000-kit-resnet", 0.9)
+    with pytest.raises(RunNotFoundError) as error:
+        Run.open(workspace_env, CANCER, "nope")
+    assert str(error.value) == (
+        f"no run 'nope' of {CANCER} in {workspace_env.runs_root(CANCER)} (recent: 20261122-010000-kit-resnet); "
+        f"see `kit runs {CANCER}`"
+    )
+
+
+def test_latest_run_is_the_newest_finished_one(workspace_env):
+    write_run(workspace_env, "20261122-010000-kit-resnet", 0.9)
+    write_run(workspace_env, "20261122-020000-kit-resnet", 0.95)
+    write_run(workspace_env, "20261122-030000-kit-resnet", None)  # still training
+    assert [r.run_id for r in list_runs(workspace_env, CANCER)] == [
+        "20261122-010000-kit-resnet", "20261122-020000-kit-resnet", "20261122-030000-kit-resnet"]
+    assert latest_run(workspace_env, CANCER).run_id == "20261122-020000-kit-resnet"
+
+
+def test_no_finished_run_is_a_clear_error(workspace_env):
+    with pytest.raises(RunNotFoundError, match=f"no finished run of {CANCER} in .*; run `kit train {CANCER}` first"):
+        latest_run(workspace_env, CANCER)
+
+
+def test_model_paths_of_a_kfold_run_and_of_an_unfinished_one(workspace_env):
+    folded = write_run(workspace_env, "20261122-010000-kit-resnet", 0.9, folds=2)
+    assert [p.relative_to(folded.path).as_posix() for p in folded.model_paths()] == [
+        "fold-0/best.keras", "fold-1/best.keras"]
+    unfinished = write_run(workspace_env, "20261122-020000-kit-resnet", None)
+    with pytest.raises(RunNotFoundError) as error:
+        unfinished.model_paths()
+    assert str(error.value) == (
+        f"run 20261122-020000-kit-resnet has no best.keras in {unfinished.path}; finish it with "
+        f"`kit train {CANCER} --resume 20261122-020000-kit-resnet`"
+    )
+
+
+def test_kit_runs_lists_model_size_score_epochs_and_date(workspace_env):
+    write_run(workspace_env, "20261122-010000-notebook-cnn", 0.8123, model="notebook-cnn")
+    write_run(workspace_env, "20261122-020000-kit-resnet", None)
+    result = CliRunner().invoke(cli, ["runs", CANCER])
+    assert result.exit_code == 0, result.output
+    assert result.output == (
+        "run                           model         size  score       epochs      date\n"
+        "20261122-010000-notebook-cnn  notebook-cnn  96    auc 0.8123  7/10        2026-11-22 01:00\n"
+        "20261122-020000-kit-resnet    kit-resnet    96    -           unfinished  2026-11-22 02:00\n"
+    )
+
+
+def test_kit_runs_without_runs_says_how_to_start(workspace_env):
+    result = CliRunner().invoke(cli, ["runs", CANCER])
+    assert result.exit_code == 0
+    assert result.output == (
+        f"No runs of {CANCER} in {workspace_env.runs_root(CANCER)}; start one with `kit train {CANCER}`\n"
+    )
+
+
+def test_summary_line_of_a_finished_and_an_unfinished_run(workspace_env):
+    from kaggle_kit.runs import summary_line
+
+    done = write_run(workspace_env, "20261122-010000-kit-resnet", 0.91234)
+    assert summary_line(done) == (
+        f"run 20261122-010000-kit-resnet: validation auc 0.9123 (best epoch 7 of 10, threshold 0.410, 12m34s) "
+        f"in {done.path}"
+    )
+    pending = write_run(workspace_env, "20261122-020000-kit-resnet", None)
+    assert summary_line(pending) == (
+        f"run 20261122-020000-kit-resnet is unfinished; continue it with "
+        f"`kit train {CANCER} --resume 20261122-020000-kit-resnet`"
+    )
+
+
+def test_learning_curves_png_has_loss_and_metric_panels(tmp_path):
+    from kaggle_kit.plots import plot_learning_curves
+
+    history = pd.DataFrame({"epoch": [1, 2, 3], "loss": [0.7, 0.5, 0.4], "val_loss": [0.69, 0.6, 0.55],
+                            "auc": [0.6, 0.8, 0.9], "val_auc": [0.58, 0.7, 0.8]})
+    path = plot_learning_curves(history, "auc", tmp_path / "curves.png", title="t")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert list(tmp_path.iterdir()) == [path]  # no temporary file left behind
