@@ -157,30 +157,31 @@ def _install(competition: Competition, archive: Path, members: Members, raw: Pat
     raw.parent.mkdir(parents=True, exist_ok=True)
     with atomic_dir(raw) as staging:
         extract(archive, members, staging, progress=progress)
+        folders = _folder_sizes(members)
         if labels is not None:
             name = galaxy.HART16[1] if str(labels).endswith(".gz") else galaxy.HART16[0]
             shutil.copyfile(labels, staging / name)
+            folders[name] = (1, (staging / name).stat().st_size)
         try:
             layout = competition.check_layout(staging)
         except DataError as exc:
             # The staging folder is about to vanish: name paths inside the archive instead.
             inside = str(exc).replace(f"{staging}{os.sep}", "").replace(str(staging), "its root")
             raise DataError(f"archive {archive}: {inside}") from None
-        folders = _folder_sizes(staging)
         # The old manifest must not outlive the old files it describes.
         manifest_path.unlink(missing_ok=True)
     return layout, folders
 
 
-def _folder_sizes(root: Path) -> dict[str, tuple[int, int]]:
-    """(files, bytes) per top-level entry of ``root``."""
+def _folder_sizes(members: Members) -> dict[str, tuple[int, int]]:
+    """(files, bytes) per top-level entry of the archive (sizes the CRC check has confirmed)."""
     counts: Counter[str] = Counter()
     sizes: Counter[str] = Counter()
-    for path in root.rglob("*"):
-        if path.is_file():
-            top = path.relative_to(root).parts[0]
+    for info in members.infos:
+        if not info.is_dir():
+            top = info.filename.replace("\\", "/").split("/", 1)[0]
             counts[top] += 1
-            sizes[top] += path.stat().st_size
+            sizes[top] += info.file_size
     return {name: (counts[name], sizes[name]) for name in counts}
 
 

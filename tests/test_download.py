@@ -137,6 +137,9 @@ def test_galaxy_dataset_without_hart16_asks_for_labels_then_reuses_the_zip(stand
     copied = workspace_env.raw_dir(GALAXY) / "gz2_hart16.csv"
     assert copied.read_bytes() == (galaxy_raw / "gz2_hart16.csv").read_bytes()
     assert standin.requests.count("POST DownloadDataset") == 1  # the complete zip was reused
+    written = manifest(workspace_env, GALAXY)
+    assert written["folders"]["gz2_hart16.csv"] == {"files": 1, "bytes": copied.stat().st_size}
+    assert written["labels_file"] == str(galaxy_raw / "gz2_hart16.csv")
 
 
 def test_raw_files_used_in_place_need_no_download(kaggle_home, workspace_env, tmp_path):
