@@ -256,6 +256,12 @@ def test_kit_report_of_an_unknown_run_is_a_one_line_error(workspace_env):
     )
 
 
+def test_kit_report_refuses_more_than_slug_and_run(workspace_env):
+    result = CliRunner().invoke(cli, ["report", FAKE_CANCER, FAKE_RUN_ID, "extra"])
+    assert result.exit_code == 2
+    assert result.output.endswith("Error: give RUN (a run id or folder), or SLUG and RUN\n")
+
+
 # --- a real browser ---------------------------------------------------------------
 
 CHECK_IMAGES = (
