@@ -61,22 +61,16 @@ def predict(
 
 
 def ensure_predictions(
-    competition: "Competition",
-    workspace: "Workspace",
-    run_ids: Sequence[str],
-    tta: str = "none",
-    batch_size: int | None = None,
-    *,
-    progress: bool = True,
+    competition: "Competition", workspace: "Workspace", run_ids: Sequence[str], tta: str = "none", **predict_options
 ) -> Path:
-    """The predictions file for these runs and TTA, predicting first when it is missing or
-    older than any of the runs' models (a resumed or retrained run)."""
+    """The predictions file for these runs and TTA, predicting first (with ``predict_options``)
+    when it is missing or older than any of the runs' models (a resumed or retrained run)."""
     target = predictions_path(workspace, competition.slug, run_ids, tta)
     runs = open_runs(workspace, competition.slug, run_ids)
     newest_model = max(path.stat().st_mtime for run in runs.values() for path in run.model_paths())
     if target.is_file() and target.stat().st_mtime >= newest_model:
         return target
-    return predict(competition, workspace, run_ids, tta, batch_size, progress=progress)
+    return predict(competition, workspace, run_ids, tta, **predict_options)
 
 
 def tta_views(tta: str) -> tuple[int, ...]:

@@ -83,7 +83,7 @@ def submit(
     runs = open_runs(workspace, competition.slug, run_ids)
     target = Path(output) if output else submission_path(workspace, competition.slug, run_ids, tta)
     sample = read_sample_submission(sample_submission_path(workspace, competition.slug))
-    predictions = read_predictions(ensure_predictions(competition, workspace, run_ids, tta, batch_size, progress=progress))
+    predictions = read_predictions(ensure_predictions(competition, workspace, run_ids, tta, batch_size=batch_size, progress=progress))
     probabilities = aligned_probabilities(predictions, sample)
     threshold = run_threshold(runs) if competition.metric == "accuracy" else None
     frame = submission_frame(sample, probabilities, threshold)
