@@ -13,6 +13,7 @@ views of a batch, the run's fold models, and the runs of an ensemble.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 # 0 identity, 4 left-right flip, 6 up-down flip (flip + half turn), 2 half turn (both flips).
 TTA_VIEWS = {"none": (0,), "flips": (0, 4, 6, 2), "dihedral": tuple(range(8))}
 ENSEMBLES_FOLDER = "_ensembles"
+MAX_NAME = 120  # longest ensemble name spelled out in full
 
 
 def predict(
@@ -84,19 +86,35 @@ def canonical_run_ids(run_ids: Sequence[str]) -> list[str]:
     unique = sorted(set(run_ids))
     if not unique:
         raise SubmissionError("no run given; pass --run RUN (repeat it to average several runs)")
+    for run_id in unique:
+        # A run id names a folder under runs/<slug>/, never a path out of it.
+        if not run_id or "/" in run_id or "\\" in run_id or run_id.startswith("."):
+            raise SubmissionError(f"'{run_id}' is not a run id; pass the name of a folder in runs/<slug>/ (see 'kit runs')")
     return unique
 
 
+def ensemble_name(run_ids: Sequence[str]) -> str:
+    """``run``, or ``a+b`` for an ensemble; a long list becomes ``ensemble<N>-<hash>`` (file names
+    stop at 255 bytes)."""
+    ids = canonical_run_ids(run_ids)
+    joined = "+".join(ids)
+    if len(joined) <= MAX_NAME:
+        return joined
+    return f"ensemble{len(ids)}-{hashlib.sha256(joined.encode()).hexdigest()[:12]}"
+
+
 def prediction_name(run_ids: Sequence[str], tta: str = "none") -> str:
-    """``run`` or ``a+b`` (an ensemble), with ``-flips``/``-dihedral`` when TTA is on."""
-    name = "+".join(canonical_run_ids(run_ids))
+    """The ensemble's name, with ``-flips``/``-dihedral`` when TTA is on."""
+    tta_views(tta)
+    name = ensemble_name(run_ids)
     return name if tta == "none" else f"{name}-{tta}"
 
 
 def predictions_path(workspace: "Workspace", slug: str, run_ids: Sequence[str], tta: str = "none") -> Path:
     tta_views(tta)
     ids = canonical_run_ids(run_ids)
-    folder = workspace.runs_root(slug) / ids[0] if len(ids) == 1 else workspace.runs_root(slug) / ENSEMBLES_FOLDER / "+".join(ids)
+    root = workspace.runs_root(slug)
+    folder = root / ids[0] if len(ids) == 1 else root / ENSEMBLES_FOLDER / ensemble_name(ids)
     return folder / ("test_predictions.csv" if tta == "none" else f"test_predictions-{tta}.csv")
 
 

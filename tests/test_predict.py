@@ -128,3 +128,19 @@ def test_kit_predict_writes_and_names_the_file(cancer_prepared):
     path = cancer_prepared.runs_root(CANCER) / "inv" / "test_predictions-dihedral.csv"
     assert result.output == f"Wrote {path}\n"
     assert len(read(path)) == 8
+
+
+@pytest.mark.parametrize("run_id", ["../other", ".hidden", "a/b"])
+def test_a_run_id_that_is_a_path_is_refused(workspace_env, run_id):
+    with pytest.raises(SubmissionError, match=f"'{run_id}' is not a run id"):
+        predictions_path(workspace_env, CANCER, [run_id])
+
+
+def test_a_long_ensemble_gets_a_short_stable_name(workspace_env):
+    from kaggle_kit.predict import prediction_name
+
+    ids = [f"20261122-0{i:05d}-kit-resnet-long-name" for i in range(8)]
+    name = prediction_name(ids, "flips")
+    assert name == prediction_name(list(reversed(ids)), "flips")
+    assert name.startswith("ensemble8-") and name.endswith("-flips") and len(name) < 40
+    assert prediction_name(["b", "a"]) == "a+b"
