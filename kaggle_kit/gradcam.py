@@ -60,7 +60,12 @@ def gradcam(model: "keras.Model", images: np.ndarray, explainer: Explainer) -> n
 
     batch = tf.convert_to_tensor(np.asarray(images, dtype=np.float32))
     with tf.GradientTape() as tape:
-        features, logits = explainer.split(batch)
+        try:
+            features, logits = explainer.split(batch)
+        except (ValueError, TypeError):
+            if not explainer.via_chain:
+                raise
+            raise ValueError(_not_a_chain(model)) from None  # a layer got another branch's input
         logits = tf.cast(logits[:, 0], tf.float32)
         evidence = tf.where(logits >= 0, logits, -logits)
     grads = tf.cast(tape.gradient(evidence, features), tf.float32)
@@ -148,4 +153,8 @@ def _chain_explainer(model: "keras.Model", prefix: str = "") -> Explainer | None
 def _check_chain(model: "keras.Model", batch, chain_logits) -> None:
     reference = np.asarray(model(batch, training=False), dtype=np.float32)[:, 0]
     if not np.allclose(reference, np.asarray(chain_logits), atol=CHAIN_TOLERANCE):
-        raise ValueError(f"model '{model.name}' is not a plain chain of layers; Grad-CAM cannot follow it")
+        raise ValueError(_not_a_chain(model))
+
+
+def _not_a_chain(model: "keras.Model") -> str:
+    return f"model '{model.name}' is not a plain chain of layers around its backbone; Grad-CAM cannot follow it"

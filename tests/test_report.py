@@ -225,6 +225,29 @@ def test_gradcam_follows_a_nested_backbone():
     assert heatmaps.shape == (2, 8, 8)
 
 
+def test_gradcam_map_is_flat_where_there_is_no_evidence():
+    from kaggle_kit.gradcam import find_target, gradcam
+
+    model = bright_corner_model(8)
+    assert gradcam(model, np.zeros((1, 8, 8, 3), dtype=np.uint8), find_target(model)).max() == 0.0
+
+
+def test_gradcam_refuses_a_nested_backbone_it_cannot_follow():
+    import keras
+
+    from kaggle_kit.gradcam import find_target, gradcam
+
+    backbone = tiny_model(8)
+    backbone = keras.Model(backbone.inputs, backbone.get_layer("pool").output, name="backbone")
+    inputs = keras.Input((8, 8, 3))
+    features = backbone(inputs)
+    skip = keras.layers.Dense(4, name="skip")(keras.layers.Flatten()(inputs))  # a branch around the backbone
+    model = keras.Model(inputs, keras.layers.Dense(1)(keras.layers.Concatenate()([features, skip])))
+    explainer = find_target(model)
+    with pytest.raises(ValueError, match=r"is not a plain chain of layers around its backbone; Grad-CAM cannot follow it"):
+        gradcam(model, np.full((1, 8, 8, 3), 200, dtype=np.uint8), explainer)
+
+
 # --- finding the run, and the command ------------------------------------------
 
 def test_find_run_folder_accepts_a_path_an_id_or_slug_and_id(fake_run, workspace_env):

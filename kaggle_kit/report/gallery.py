@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from kaggle_kit.paths import Workspace
 
 TILE_SIDE = 160  # pixels per panel in the gallery; small caches (32×32) are enlarged to this
+FLAT_REMARK = "Grad-CAM found no evidence for the predicted class in this image (a flat map)."
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class Tile:
     prob: float
     predicted: int
     png: bytes | None
+    remark: str | None = None  # e.g. a Grad-CAM map with no evidence at all
 
 
 @dataclass(frozen=True)
@@ -68,24 +70,33 @@ def build_gallery(run: RunArtifacts, workspace: "Workspace", count: int) -> Gall
     )
 
 
-def _tile(row, threshold: float, pictures: dict[str, bytes]) -> Tile:
-    return Tile(str(row.id), int(row.label), float(row.prob), int(row.prob >= threshold), pictures.get(str(row.id)))
+def _tile(row, threshold: float, pictures: dict[str, tuple[bytes, str | None]]) -> Tile:
+    png, remark = pictures.get(str(row.id), (None, None))
+    return Tile(str(row.id), int(row.label), float(row.prob), int(row.prob >= threshold), png, remark)
 
 
-def _pictures(run: RunArtifacts, workspace: "Workspace", cases: pd.DataFrame, notes: list[str]) -> dict[str, bytes]:
-    """id → PNG of the image (and its overlay when the model allows one); notes say what is missing."""
+def _pictures(
+    run: RunArtifacts, workspace: "Workspace", cases: pd.DataFrame, notes: list[str]
+) -> dict[str, tuple[bytes, str | None]]:
+    """id → (PNG of the image beside its Grad-CAM overlay, remark); notes say what could not be shown."""
     if cases.empty:
         return {}
+    ids = cases["id"].astype(str).tolist()
     try:
-        images = validation_images(run, workspace, cases["id"].astype(str).tolist())
+        images = validation_images(run, workspace, ids)
     except KitError as exc:
         notes.append(f"Validation images are not shown: {exc}")
         return {}
-    overlays = _overlays(run, cases, images, notes)
-    return {
-        case_id: tile_png(images[i], None if overlays is None else overlays[i])
-        for i, case_id in enumerate(cases["id"].astype(str))
-    }
+    try:
+        heatmaps, layer = _heatmaps(run, cases, images)
+    except NoOverlay as exc:
+        notes.append(f"Grad-CAM overlays are not shown: {exc}.")
+        return {case_id: (tile_png(images[i], None), None) for i, case_id in enumerate(ids)}
+    from kaggle_kit.gradcam import overlay
+
+    notes.append(f"Grad-CAM explains each predicted class from layer '{layer}' (red = strongest evidence).")
+    overlays, flat = overlay(images, heatmaps), heatmaps.max(axis=(1, 2)) <= 0.0
+    return {case_id: (tile_png(images[i], overlays[i]), FLAT_REMARK if flat[i] else None) for i, case_id in enumerate(ids)}
 
 
 def validation_images(run: RunArtifacts, workspace: "Workspace", ids: list[str]) -> np.ndarray:
@@ -95,7 +106,8 @@ def validation_images(run: RunArtifacts, workspace: "Workspace", ids: list[str])
 
     competition = get_competition(run.config.competition)
     prepared = load_prepared(competition, workspace, PrepareOptions.from_config(run.config))
-    index = prepared.train_index.assign(id=prepared.train_index["id"].astype(str)).drop_duplicates("id")  # oversampling repeats ids
+    # Oversampling repeats ids in the index; any of their rows holds the same image.
+    index = prepared.train_index.assign(id=prepared.train_index["id"].astype(str)).drop_duplicates("id")
     rows = pd.Series(index["row"].to_numpy(), index=index["id"])
     absent = [case_id for case_id in ids if case_id not in rows.index]
     if absent:
@@ -106,34 +118,33 @@ def validation_images(run: RunArtifacts, workspace: "Workspace", ids: list[str])
     return prepared.train_store().read(rows.loc[ids].to_numpy())
 
 
-def _overlays(run: RunArtifacts, cases: pd.DataFrame, images: np.ndarray, notes: list[str]) -> np.ndarray | None:
-    """Grad-CAM overlays, each image explained by the model (fold) that predicted it; None if impossible."""
+class NoOverlay(Exception):
+    """Why Grad-CAM cannot explain this run's model; the report says it instead of showing overlays."""
+
+
+def _heatmaps(run: RunArtifacts, cases: pd.DataFrame, images: np.ndarray) -> tuple[np.ndarray, str]:
+    """Grad-CAM maps, each image explained by the model (fold) that predicted it, and the layer used."""
     import keras
 
-    from kaggle_kit.gradcam import find_target, gradcam, overlay
+    from kaggle_kit.gradcam import find_target, gradcam
 
     if not run.models:
-        notes.append(f"Grad-CAM overlays are not shown: {run.folder} holds no best.keras model.")
-        return None
+        raise NoOverlay(f"{run.folder} holds no best.keras model")
     folds = cases["fold"].to_numpy() if "fold" in cases and None not in run.models else [None] * len(cases)
-    result = np.empty_like(images)
+    heatmaps = np.zeros(images.shape[:3], dtype=np.float32)
     for fold in dict.fromkeys(folds):
         model = keras.saving.load_model(run.models[_model_key(run, fold)], compile=False)
         explainer = find_target(model)
         if explainer is None:
-            notes.append(
-                f"Grad-CAM overlays are not shown: model '{run.config.model}' has no convolutional layer, "
-                "so there is no feature map to explain."
+            raise NoOverlay(
+                f"model '{run.config.model}' has no convolutional layer, so there is no feature map to explain"
             )
-            return None
         picked = np.asarray([f == fold for f in folds])
         try:
-            result[picked] = overlay(images[picked], gradcam(model, images[picked], explainer))
+            heatmaps[picked] = gradcam(model, images[picked], explainer)
         except ValueError as exc:
-            notes.append(f"Grad-CAM overlays are not shown: {exc}.")
-            return None
-    notes.append(f"Grad-CAM explains each predicted class from layer '{explainer.layer_name}' (red = strongest evidence).")
-    return result
+            raise NoOverlay(str(exc)) from None
+    return heatmaps, explainer.layer_name
 
 
 def _model_key(run: RunArtifacts, fold) -> int | None:

@@ -127,4 +127,6 @@ def _figure(tile: Tile, class_names: Sequence[str]) -> str:
         f"<b>{escape(tile.id)}</b><br>p({escape(class_names[1])}) = {tile.prob:.4f} · true: {escape(true_name)} · "
         f'<span class="{verdict}">predicted: {escape(predicted_name)}</span>'
     )
+    if tile.remark:
+        caption += f'<br><span class="note">{escape(tile.remark)}</span>'
     return f"<figure>{picture}<figcaption>{caption}</figcaption></figure>"
