@@ -89,7 +89,17 @@ def download(
         archive, source, members = _fetch(competition, workspace, force, dataset, progress, retry)
 
     layout, folders = _install(competition, archive, members, raw, manifest_path, labels, progress)
-    manifest = {
+    manifest = _manifest(slug, source, archive, folders, layout, labels)
+    write_json_atomic(manifest_path, manifest)  # its presence means "downloaded and complete"
+    if from_zip is None:
+        archive.unlink()  # extracted and checked: the zip would only double the disk space used
+        _remove_if_empty(archive.parent)
+    return DownloadResult(slug, raw, "downloaded", manifest)
+
+
+def _manifest(slug: str, source: str, archive: Path, folders: dict[str, tuple[int, int]],
+              layout: dict[str, Any], labels: Path | None) -> dict[str, Any]:
+    return {
         "slug": slug,
         "source": source,
         "archive": archive.name,
@@ -102,11 +112,6 @@ def download(
         "downloaded_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "kit_version": __version__,
     }
-    write_json_atomic(manifest_path, manifest)  # its presence means "downloaded and complete"
-    if from_zip is None:
-        archive.unlink()  # extracted and checked: the zip would only double the disk space used
-        _remove_if_empty(archive.parent)
-    return DownloadResult(slug, raw, "downloaded", manifest)
 
 
 def _check_options(competition: Competition, dataset: str | None, labels: Path | None) -> None:
