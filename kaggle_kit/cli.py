@@ -437,3 +437,18 @@ def sweep(slug, grid_specs, config_file, recipe, quiet, workspace, **options):
         click.echo(line)
     if len(result.failed):
         raise click.ClickException(f"{len(result.failed)} of {len(result.table)} grid points failed (see above)")
+
+
+@cli.command()
+@click.option("--keep", type=click.Path(file_okay=False), metavar="DIR",
+              help="Work in DIR (new or empty) and leave the generated data, runs and submissions there.")
+@click.option("--size", type=click.Choice(["small", "full"]), default="full", show_default=True,
+              help="small: tiny data and one epoch per competition, a check that every step works.")
+def demo(keep, size):
+    """Run download → prepare → train → predict → submit offline on two generated demo competitions.
+
+    Example: kit demo --keep kit-demo
+    """
+    from kaggle_kit.demo.run import demo as run_demo
+
+    run_demo(size, keep, report=click.echo)

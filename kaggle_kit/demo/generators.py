@@ -101,6 +101,7 @@ def write_galaxy_dataset(
     unreadable: int = 3,
     image_size: int = 424,
     *,
+    hart16_path: str | Path | None = None,
     progress: bool = False,
 ) -> Path:
     """Write a Galaxy Zoo 2 images dataset with generated galaxies; return ``root``.
@@ -110,7 +111,9 @@ def write_galaxy_dataset(
     competition drops. ``unreadable`` labelled galaxies get a corrupt ``.jpg``
     (truncated or garbage bytes). The tables also hold what the real ones do and a
     join must handle: one mapping row whose galaxy is not in the Hart table, and one
-    Hart row with no image.
+    Hart row with no image. The Hart table goes to ``root/gz2_hart16.csv``, or to
+    ``hart16_path`` (outside ``root``: the real Kaggle dataset lacks it, and users
+    pass it to ``kit download --labels``).
     """
     kinds = galaxy_kinds(n_galaxies, seed)
     labelled = np.flatnonzero(kinds != "artefact")
@@ -144,7 +147,11 @@ def write_galaxy_dataset(
         mapping.loc[n_galaxies, "sample"] = "stripe82"
         mapping.to_csv(tmp / MAPPING_FILE, index=False)
         hart16 = hart16_table(rng, objids, rows[:n_galaxies])
-        hart16.to_csv(tmp / HART16_FILE, index=False)
+        if hart16_path is None:
+            hart16.to_csv(tmp / HART16_FILE, index=False)
+    if hart16_path is not None:
+        with atomic_path(hart16_path) as tmp_csv:
+            hart16.to_csv(tmp_csv, index=False)
     return root
 
 
