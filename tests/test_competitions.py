@@ -108,3 +108,14 @@ def test_custom_labels_must_be_binary(tmp_path):
     competition = get_competition(str(spec))
     with pytest.raises(DataError, match="must hold only 0 and 1; found 'spiral'"):
         competition.build_labels(competition.local_root, LabelOptions())
+
+
+def test_digit_only_ids_keep_their_leading_zeros(tmp_path):
+    spec = write_custom(tmp_path, CUSTOM, n_images=0)
+    for name in ("007", "010", "0", "1"):
+        (tmp_path / "imgs" / f"{name}.png").write_bytes(b"x")
+    (tmp_path / "labels.csv").write_text("name,is_spiral\n007,1\n010,0\n0,0\n1,1\n")
+    competition = get_competition(str(spec))
+    tables = competition.build_labels(competition.local_root, LabelOptions())
+    ids = sorted(tables.train["id"]) + sorted(tables.test["id"])
+    assert sorted(ids) == ["0", "007", "010", "1"]

@@ -12,13 +12,17 @@ import pandas as pd
 from kaggle_kit.errors import DataError
 
 
-def read_table(path: Path, required: Iterable[str], hint: str = "") -> pd.DataFrame:
+def read_table(path: Path, required: Iterable[str], hint: str = "", id_column: str | None = None) -> pd.DataFrame:
     """Read a CSV (optionally gzipped; BOM and Windows line endings tolerated) and
-    check it has the ``required`` columns. Extra columns are kept."""
+    check it has the ``required`` columns. Extra columns are kept.
+
+    ``id_column`` is read as text, so ids such as ``007`` keep their leading zeros.
+    """
     if not path.is_file():
         raise DataError(f"{path} not found{'; ' + hint if hint else ''}")
+    dtype = {id_column: str} if id_column else None
     try:
-        frame = pd.read_csv(path, encoding="utf-8-sig", low_memory=False)
+        frame = pd.read_csv(path, encoding="utf-8-sig", low_memory=False, dtype=dtype)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as exc:
         raise DataError(f"{path} is not a readable CSV ({type(exc).__name__}); re-download or fix the file")
     frame.columns = [str(c).strip() for c in frame.columns]

@@ -58,13 +58,13 @@ def check_layout(raw: Path) -> dict[str, Any]:
 
 def build_labels(raw: Path, options: LabelOptions) -> LabelTables:
     labels_csv = raw / "train_labels.csv"
-    train = read_table(labels_csv, ["id", "label"], hint="re-download the competition")
+    train = read_table(labels_csv, ["id", "label"], hint="re-download the competition", id_column="id")
     check_unique_ids(train, "id", labels_csv)
     train = train[["id", "label"]].assign(id=train["id"].astype(str), label=binary_labels(train, "label", labels_csv))
     train = attach_paths(train, "id", raw / "train", ".tif", labels_csv)
 
     sample_csv = raw / "sample_submission.csv"
-    sample = read_table(sample_csv, ["id", "label"], hint="re-download the competition")
+    sample = read_table(sample_csv, ["id", "label"], hint="re-download the competition", id_column="id")
     check_unique_ids(sample, "id", sample_csv)
     sample["id"] = sample["id"].astype(str)
     test = attach_paths(sample[["id"]], "id", raw / "test", ".tif", sample_csv)

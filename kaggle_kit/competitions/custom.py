@@ -117,7 +117,7 @@ def load_custom_competition(path: str | Path) -> Competition:
     native_size = tuple(spec.get("native_size", (0, 0)))
 
     def build(raw: Path, options: LabelOptions) -> LabelTables:
-        table = read_table(labels, [id_column, label_column], hint=f"fix 'labels' in {path}")
+        table = read_table(labels, [id_column, label_column], hint=f"fix 'labels' in {path}", id_column=id_column)
         check_unique_ids(table, id_column, labels)
         table = pd.DataFrame({"id": table[id_column].astype(str), "label": binary_labels(table, label_column, labels)})
         table = attach_paths(table, "id", images, extension, labels)
