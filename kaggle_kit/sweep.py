@@ -118,7 +118,8 @@ def point_config(base: TrainConfig, point: Mapping[str, Any]) -> TrainConfig:
     label = describe_point(point)
     config = merge(base, changes, source=f"grid point {label}")
     options = model_info(config.model).options
-    unknown = sorted(set(changes["model_options"]) - set(options))
+    # Checks the options inherited from the recipe too: a grid over `model` may leave them behind.
+    unknown = sorted(set(config.model_options) - set(options))
     if unknown:
         raise ConfigError(
             f"grid point {label}: model '{config.model}' has no option(s) {', '.join(unknown)}; "

@@ -80,6 +80,14 @@ def test_bad_grids_are_refused_before_training(specs, message):
     assert str(caught.value) == message
 
 
+def test_a_grid_over_models_refuses_options_the_recipe_set_for_another_model():
+    with pytest.raises(ConfigError) as caught:
+        parse_grid(["model=notebook-cnn,kit-resnet"], notebook_config(CANCER))
+    assert str(caught.value).startswith(
+        "grid point model=kit-resnet: model 'kit-resnet' has no option(s) bn_position; its options are "
+    )
+
+
 def test_a_bad_grid_is_a_one_line_cli_error_and_trains_nothing(workspace_env):
     result = CliRunner().invoke(cli, ["sweep", GALAXY, "--recipe", "notebook", "--grid", "units=16.5"])
     assert (result.exit_code, result.output) == (1, "Error: --grid units: '16.5' is not a whole number\n")
