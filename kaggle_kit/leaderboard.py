@@ -112,8 +112,10 @@ def record_score(
 ) -> Standing:
     """Append one row to ``submissions/<slug>/leaderboard.csv`` and return its rank.
 
-    The file is rewritten atomically under a lock, so two submits at once both land
-    and a crash never leaves a half-written board.
+    Submitting the same file again (same name, config and score) does not add a
+    second row: its standing is the existing row's. The file is rewritten
+    atomically under a lock, so two submits at once both land and a crash never
+    leaves a half-written board.
     """
     import pandas as pd
 
@@ -128,11 +130,18 @@ def record_score(
     }
     path = leaderboard_path(workspace, slug)
     with _locked(path):
-        board = pd.concat([read_leaderboard_file(path), pd.DataFrame([row], columns=list(COLUMNS))], ignore_index=True)
-        write_csv_atomic(path, board[list(COLUMNS)])
+        board = read_leaderboard_file(path)
+        same = board.index[(board["file"] == entry.file) & (board["config_hash"] == entry.config_hash)
+                           & (board["run"] == entry.run) & (board["score"] == score.score)]
+        if len(same):
+            position = same[-1]
+        else:
+            board = pd.concat([board, pd.DataFrame([row], columns=list(COLUMNS))], ignore_index=True)
+            write_csv_atomic(path, board[list(COLUMNS)])
+            position = len(board) - 1
     ranked = _ranked(board).sort_values("rank", kind="stable")
-    position = list(ranked.index).index(len(board) - 1)
-    return Standing(score, int(ranked["rank"].iloc[position]), ranked.reset_index(drop=True), position, path)
+    row_position = list(ranked.index).index(position)
+    return Standing(score, int(ranked["rank"].iloc[row_position]), ranked.reset_index(drop=True), row_position, path)
 
 
 def read_leaderboard(workspace: "Workspace", slug: str) -> "pd.DataFrame":

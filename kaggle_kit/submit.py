@@ -34,7 +34,6 @@ from kaggle_kit.leaderboard import (
     score_submission,
 )
 from kaggle_kit.predict import ensure_predictions, open_runs, prediction_name
-from kaggle_kit.report import try_write_report
 from kaggle_kit.validate import read_sample_submission, sample_submission_path, validation_error, validate_submission
 
 if TYPE_CHECKING:
@@ -95,14 +94,13 @@ def submit(
         standing = score_locally(competition, workspace, runs, tta, target, threshold)
     elif upload:
         result = upload_file(competition, target, sample, message)
-    for run in runs:  # each submitted run gets its review page (a failure only logs a warning)
-        try_write_report(run, workspace, only_if_missing=True)
     values = "probabilities" if threshold is None else f"0/1 labels at threshold {threshold:.4f}"
     reports = write_missing_reports(workspace, runs) if report else ()
     return SubmitOutcome(competition, target, len(frame), values, unchanged, upload, result, standing, reports)
 
 
 def write_missing_reports(workspace: "Workspace", runs: dict[str, "Run"]) -> tuple[Path, ...]:
+    """Each submitted run's review page, when it has none; a report failure only logs a warning."""
     from kaggle_kit.report import REPORT_NAME, try_write_report
 
     missing = [run for run in runs.values() if not (run.path / REPORT_NAME).is_file()]

@@ -154,3 +154,11 @@ def test_concurrent_records_all_land_on_the_board(galaxy_labels, tmp_path):
     with ThreadPoolExecutor(max_workers=4) as pool:
         list(pool.map(lambda i: record_score(galaxy_labels, GALAXY, entry(f"run-{i}"), score), range(24)))
     assert sorted(read_leaderboard(galaxy_labels, GALAXY)["run"]) == sorted(f"run-{i}" for i in range(24))
+
+
+def test_the_same_file_scored_again_keeps_one_row(galaxy_labels, tmp_path):
+    score = score_submission(get_competition(GALAXY), galaxy_labels, write(tmp_path / "s.csv", TRUTH["id"], [0, 1, 1, 1]))
+    first = record_score(galaxy_labels, GALAXY, entry("run-a"), score, now=at(1))
+    again = record_score(galaxy_labels, GALAXY, entry("run-a"), score, now=at(2))
+    assert (first.rank, again.rank, len(again.board)) == (1, 1, 1)
+    assert read_leaderboard(galaxy_labels, GALAXY)["time"].tolist() == ["2026-11-22T03:01:00Z"]
