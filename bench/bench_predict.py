@@ -82,7 +82,7 @@ def measure(work: Path, images: int, model_name: str, image_size: int, batch_siz
                "dihedral": timed(kit("dihedral"), repeats)}
     rates = {name: images / value for name, value in seconds.items()}
     return {"images": images, "model": model_name, "image_size": image_size, "batch_size": batch_size,
-            "seconds": seconds, "rates": rates}
+            "seconds": seconds, "rates": rates, "load_average": round(os.getloadavg()[0], 1)}
 
 
 def markdown(result: dict, command: str) -> str:
@@ -97,16 +97,16 @@ def markdown(result: dict, command: str) -> str:
         SECTION, "",
         f"{result['images']} PCam test patches at {result['image_size']}×{result['image_size']}, "
         f"`{result['model']}` (untrained), batch {result['batch_size']}, best of the repeats; "
-        f"{os.cpu_count()} CPU cores shared with other jobs, {platform.processor() or platform.machine()}, "
-        "no GPU.", "",
+        f"{os.cpu_count()} CPU cores shared with other jobs (load average {result['load_average']} when measured, so "
+        f"the figures are noisy), {platform.processor() or platform.machine()}, no GPU.", "",
         "| path | images/s | ratio to bare predict |",
         "|---|---:|---:|",
     ]
     lines += [f"| {name} | {rate:,.0f} | {ratio:.2f} |" for name, rate, ratio in rows]
     lines += [
         "",
-        f"8× TTA costs {rates['none'] / rates['dihedral']:.1f}× the time of plain prediction (8.0× is the model "
-        "work alone: the views are stacked into one model call per batch, so reading the cache is paid once).",
+        f"8× TTA took {rates['none'] / rates['dihedral']:.1f}× the time of plain prediction; the model work alone "
+        "is 8× (the 8 views of a batch go through the model in one call, and the cache is read once).",
         "", f"Reproduce: `{command}`", "",
     ]
     return "\n".join(lines)
