@@ -15,8 +15,8 @@ SIZE = 12
 
 def layer_summary(augmenter) -> list[tuple[str, dict]]:
     """(layer class, the settings that matter) for each layer of an augmenter."""
-    keys = ("factor", "height_factor", "width_factor", "x_factor", "y_factor", "fill_mode", "transforms",
-            "brightness_range", "value_range")
+    keys = ("factor", "rotation_range", "width_shift_range", "height_shift_range", "shear_range", "zoom_range",
+            "fill_mode", "transforms", "brightness_range", "value_range")
     return [
         (type(layer).__name__, {k: getattr(layer, k) for k in keys if hasattr(layer, k)})
         for layer in augmenter.layers
@@ -41,13 +41,12 @@ def test_identity_config_builds_no_augmentation_stage():
 @pytest.mark.parametrize(
     "options, expected",
     [
-        ({"rotation_range": 90.0}, [("RandomRotation", {"factor": (-0.25, 0.25), "fill_mode": "reflect"})]),
+        ({"rotation_range": 90.0}, [("RandomAffine", {"rotation_range": 90.0, "fill_mode": "reflect"})]),
         ({"width_shift_range": 0.1, "height_shift_range": 0.2, "fill_mode": "wrap"},
-         [("RandomTranslation", {"height_factor": 0.2, "width_factor": 0.1, "fill_mode": "wrap"})]),
-        ({"zoom_range": 0.2, "fill_mode": "nearest"},
-         [("RandomZoom", {"height_factor": (-0.2, 0.2), "width_factor": (-0.2, 0.2), "fill_mode": "nearest"})]),
+         [("RandomAffine", {"height_shift_range": 0.2, "width_shift_range": 0.1, "fill_mode": "wrap"})]),
+        ({"zoom_range": 0.2, "fill_mode": "nearest"}, [("RandomAffine", {"zoom_range": 0.2, "fill_mode": "nearest"})]),
         ({"shear_range": 45.0, "fill_mode": "constant"},
-         [("RandomShear", {"x_factor": (-1.0, 1.0), "y_factor": (0.0, 0.0), "fill_mode": "constant"})]),
+         [("RandomAffine", {"shear_range": 45.0, "rotation_range": 0.0, "fill_mode": "constant"})]),
         ({"horizontal_flip": True}, [("RandomDihedral", {"transforms": (0, 4)})]),
         ({"vertical_flip": True}, [("RandomDihedral", {"transforms": (0, 6)})]),
         ({"horizontal_flip": True, "vertical_flip": True}, [("RandomDihedral", {"transforms": (0, 2, 4, 6)})]),
@@ -69,17 +68,39 @@ def test_each_option_maps_to_its_layer(options, expected):
                 assert np.allclose(got, value), key
 
 
-def test_layers_follow_imagedatagenerator_order():
+def test_geometry_is_one_resampling_after_the_flips():
     config = AugmentConfig(contrast_range=0.1, brightness_range=(0.9, 1.1), dihedral=True, zoom_range=0.1,
                            shear_range=5.0, width_shift_range=0.1, rotation_range=10.0)
     names = [type(layer).__name__ for layer in build_augmenter(config, SIZE, seed=0).layers]
-    assert names == ["RandomRotation", "RandomTranslation", "RandomShear", "RandomZoom", "RandomDihedral",
-                     "RandomBrightnessMultiplier", "RandomContrast"]
+    assert names == ["RandomDihedral", "RandomAffine", "RandomBrightnessMultiplier", "RandomContrast"]
 
 
-def test_shear_angle_becomes_a_fraction_of_the_image():
-    layer = build_augmenter(AugmentConfig(shear_range=20.0), SIZE, seed=0).layers[0]
-    assert np.allclose(layer.x_factor, (-math.tan(math.radians(20)), math.tan(math.radians(20))))
+def affine(images: np.ndarray, **params) -> np.ndarray:
+    import tensorflow as tf
+
+    from kaggle_kit.data._layers import apply_affine
+
+    values = {"theta": 0.0, "shift_rows": 0.0, "shift_cols": 0.0, "shear": 0.0, "zoom_rows": 1.0, "zoom_cols": 1.0}
+    values.update(params)
+    fill_mode = values.pop("fill_mode", "constant")
+    batch = {k: tf.constant([v] * len(images), tf.float32) for k, v in values.items()}
+    return apply_affine(tf.constant(images), **batch, fill_mode=fill_mode).numpy()
+
+
+def test_affine_identity_quarter_turn_and_shift_are_exact():
+    images = random_images(2)
+    assert np.allclose(affine(images), images)
+    turned = affine(images, theta=math.pi / 2)
+    assert any(np.allclose(turned, np.rot90(images, k, axes=(1, 2)), atol=1e-3) for k in (1, 3))
+    shifted = affine(images, shift_rows=1 / SIZE)  # one pixel: output row r reads input row r + 1
+    assert np.allclose(shifted[:, :-1], images[:, 1:]) and np.all(shifted[:, -1] == 0)
+
+
+def test_affine_zoom_below_one_magnifies_about_the_centre():
+    ramp = np.tile(np.arange(SIZE, dtype=np.float32)[None, :, None, None], (1, 1, SIZE, 3))  # value = row
+    zoomed = affine(ramp, zoom_rows=0.5, zoom_cols=0.5)
+    centre = (SIZE - 1) / 2
+    assert np.allclose(zoomed[0, :, 0, 0], centre + (np.arange(SIZE) - centre) * 0.5)
 
 
 @pytest.mark.parametrize(
@@ -142,10 +163,15 @@ def test_kit_layers_survive_a_keras_save_and_load(tmp_path):
     from kaggle_kit.data.augment import random_brightness_multiplier_layer, random_dihedral_layer
 
     inputs = keras.Input((SIZE, SIZE, 3))
-    x = random_brightness_multiplier_layer((0.9, 1.1), seed=1)(random_dihedral_layer((0, 4), seed=1)(inputs))
+    from kaggle_kit.data._layers import RandomAffine
+
+    x = random_dihedral_layer((0, 4), seed=1)(inputs)
+    x = random_brightness_multiplier_layer((0.9, 1.1), seed=1)(RandomAffine(zoom_range=0.2, seed=1)(x))
     keras.Model(inputs, x).save(tmp_path / "m.keras")
     loaded = keras.models.load_model(tmp_path / "m.keras")
-    assert [type(layer).__name__ for layer in loaded.layers[1:]] == ["RandomDihedral", "RandomBrightnessMultiplier"]
+    assert [type(layer).__name__ for layer in loaded.layers[1:]] == [
+        "RandomDihedral", "RandomAffine", "RandomBrightnessMultiplier"]
+    assert loaded.layers[2].zoom_range == 0.2
     assert loaded.layers[1].transforms == (0, 4)
     images = random_images(2)
     assert np.allclose(loaded.predict(images, verbose=0), images)  # inference: identity

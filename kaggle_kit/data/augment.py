@@ -1,30 +1,25 @@
-"""ImageDataGenerator's augmentation vocabulary on Keras 3 preprocessing layers.
+"""ImageDataGenerator's augmentation vocabulary as Keras 3 preprocessing layers.
 
 ``build_augmenter(config.augment, image_size, seed)`` returns an :class:`Augmenter`
-(or ``None`` for the identity config) that transforms a float32 batch of 0–255
-pixels inside ``tf.data``. Keras' random layers keep their random state in a
+(or ``None`` for the identity config) that turns a uint8 batch into augmented
+float32 0–255 pixels inside ``tf.data``. Keras' random layers keep their random state in a
 variable, which parallel ``tf.data`` maps race on, so runs would not repeat;
 here every layer draws from a *stateless* seed derived from the batch's own seed
 (``pipeline.make_dataset`` supplies one per batch), so a seed fixes every draw.
 
 >>> augmenter = build_augmenter(AugmentConfig(dihedral=True, zoom_range=0.2), 96, seed=42)
 >>> [type(layer).__name__ for layer in augmenter.layers]
-['RandomZoom', 'RandomDihedral']
-
+['RandomDihedral', 'RandomAffine']
 """
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING
 
 from kaggle_kit.config import AugmentConfig
 
 if TYPE_CHECKING:
     import tensorflow as tf
-
-# RandomShear takes the shear as a fraction of the image (tan of the angle) up to 1.
-MAX_SHEAR_FRACTION = 1.0
 
 
 class Augmenter:
@@ -36,7 +31,7 @@ class Augmenter:
         self.seed = seed
 
     def __call__(self, images: "tf.Tensor", seed: "tf.Tensor") -> "tf.Tensor":
-        """Augment a batch ``(k, S, S, 3)`` float32; ``seed`` is an int64 pair."""
+        """Augment a batch ``(k, S, S, 3)`` (uint8 or float32) into float32 0–255; ``seed`` is an int64 pair."""
         import tensorflow as tf
 
         from kaggle_kit.data._layers import StatelessSeeds
@@ -54,13 +49,15 @@ class Augmenter:
 
 
 def build_augmenter(augment: AugmentConfig, image_size: int, seed: int) -> Augmenter | None:
-    """The layers an ``AugmentConfig`` asks for, in ImageDataGenerator's order.
+    """The layers an ``AugmentConfig`` asks for.
 
-    Geometry first (rotation, shift, shear, zoom, each resampled with
-    ``fill_mode``), then flips and the dihedral group (one pixel gather,
-    ``RandomDihedral``), then brightness (a
-    multiplier, as ImageDataGenerator's ``brightness_range``) and contrast.
-    Returns ``None`` when nothing is asked for: no augmentation stage at all.
+    Flips and the dihedral group (``RandomDihedral``: one pixel gather, on the
+    uint8 batch), then rotation, shift, shear and zoom composed into one matrix
+    and one bilinear resampling with ``fill_mode`` (``RandomAffine``, as
+    ImageDataGenerator's ``apply_affine_transform``), then brightness (a
+    multiplier, as ImageDataGenerator's ``brightness_range``) and contrast
+    (Keras ``RandomContrast``). Returns ``None`` when nothing is asked for: no
+    augmentation stage at all.
     """
     if augment.is_identity():
         return None
@@ -70,23 +67,16 @@ def build_augmenter(augment: AugmentConfig, image_size: int, seed: int) -> Augme
 def _layers_for(a: AugmentConfig, seed: int) -> list:
     from keras import layers
 
-    fill = {"fill_mode": a.fill_mode, "interpolation": "bilinear"}
+    from kaggle_kit.data._layers import RandomAffine
+
     stack: list = []
-    if a.rotation_range:
-        # RandomRotation's factor is a fraction of a full turn; the range is in degrees.
-        stack.append(layers.RandomRotation(a.rotation_range / 360.0, seed=seed, **fill))
-    if a.width_shift_range or a.height_shift_range:
-        stack.append(layers.RandomTranslation(a.height_shift_range, a.width_shift_range, seed=seed, **fill))
-    if a.shear_range:
-        fraction = min(math.tan(math.radians(a.shear_range)), MAX_SHEAR_FRACTION)
-        stack.append(layers.RandomShear(x_factor=fraction, y_factor=0.0, seed=seed, **fill))
-    if a.zoom_range:
-        # ImageDataGenerator draws the two zoom factors independently.
-        zoom = (-a.zoom_range, a.zoom_range)
-        stack.append(layers.RandomZoom(zoom, zoom, seed=seed, **fill))
     orientations = _orientations(a)
     if orientations:
+        # Flips first: they commute in distribution with the symmetric affine ranges, and run on uint8.
         stack.append(random_dihedral_layer(orientations, seed))
+    if a.rotation_range or a.width_shift_range or a.height_shift_range or a.shear_range or a.zoom_range:
+        stack.append(RandomAffine(a.rotation_range, a.width_shift_range, a.height_shift_range, a.shear_range,
+                                  a.zoom_range, fill_mode=a.fill_mode, seed=seed))
     if a.brightness_range is not None and tuple(a.brightness_range) != (1.0, 1.0):
         stack.append(random_brightness_multiplier_layer(a.brightness_range, seed))
     if a.contrast_range:

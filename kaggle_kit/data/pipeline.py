@@ -65,10 +65,10 @@ def make_dataset(
 
     def load(batch_positions):
         images = tf.numpy_function(gather, [batch_positions], tf.uint8, stateful=False)
-        images = tf.cast(tf.ensure_shape(images, (None, *image_shape)), tf.float32)
-        return images, batch_positions
+        return tf.ensure_shape(images, (None, *image_shape)), batch_positions
 
     dataset = batches.map(load, num_parallel_calls=tf.data.AUTOTUNE)
+    # uint8 until the augmenter (flips move 4x fewer bytes), float32 after it.
     dataset = _augment_stage(dataset, augment, image_shape[0], seed)
     if labels is None:
         dataset = dataset.map(lambda images, _: images)
@@ -86,7 +86,7 @@ def _augment_stage(dataset: "tf.data.Dataset", augment: AugmentConfig | None, im
 
     augmenter = build_augmenter(augment, image_size, seed) if augment is not None else None
     if augmenter is None:
-        return dataset
+        return dataset.map(lambda images, pos: (tf.cast(images, tf.float32), pos))
     # A fresh, seed-determined stream every epoch: batch i of epoch e gets its own draws.
     seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
     paired = tf.data.Dataset.zip((dataset, seeds))
