@@ -143,9 +143,9 @@ def phase_build(data_dir: str, size: int, workers: int) -> None:
     from kaggle_kit.paths import Workspace
 
     workspace = Workspace.resolve(data_dir=data_dir, runs_dir=data_dir, submissions_dir=data_dir)
+    shutil.rmtree(workspace.cache_root(CANCER), ignore_errors=True)  # a fresh build, not a --force swap
     started = time.perf_counter()
-    data = prepare(get_competition(CANCER), workspace, PrepareOptions(image_size=size), force=True,
-                   workers=workers, progress=False)
+    data = prepare(get_competition(CANCER), workspace, PrepareOptions(image_size=size), workers=workers, progress=False)
     seconds = time.perf_counter() - started
     counts = data.manifest["counts"]
     # Whole process, imports included: the plain loop's figure below counts its own imports too.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 from typing import Iterable
 
@@ -66,7 +67,7 @@ def attach_paths(frame: pd.DataFrame, id_column: str, image_dir: Path, ext: str,
     """
     if not image_dir.is_dir():
         raise DataError(f"image folder {image_dir} not found; check the download or the images path")
-    present = {p.name for p in image_dir.iterdir()}
+    present = set(os.listdir(image_dir))  # names only: 277k Path objects would take seconds
     if not present:
         raise DataError(f"image folder {image_dir} is empty; re-download the data or fix the images path")
     names = frame[id_column].astype(str) + ext
@@ -78,7 +79,7 @@ def attach_paths(frame: pd.DataFrame, id_column: str, image_dir: Path, ext: str,
             "re-download or remove those rows"
         )
     out = frame.copy()
-    out["path"] = [str(image_dir / n) for n in names]
+    out["path"] = os.path.join(str(image_dir), "") + names  # plain strings: fast at 277k rows
     return out
 
 
