@@ -39,37 +39,55 @@ def test_valid_frame_round_trips_through_csv(tmp_path):
     pd.testing.assert_frame_equal(back, frame)
 
 
-def test_missing_id_is_reported_on_the_line_the_sample_has_it(tmp_path):
-    path = write(tmp_path, "id,label\na,0.1\nb,0.2\nd,0.4\n")
-    assert messages(validate_submission(path, SAMPLE, "auc")) == [
-        "line 4: id c is missing (the sample submission has it on this line)",
-    ]
+# One row per defect: the file's text, the metric, and exactly what validation says about it.
+DEFECTS = {
+    "missing id, reported on the line the sample has it": (
+        "id,label\na,0.1\nb,0.2\nd,0.4\n", "auc",
+        ["line 4: id c is missing (the sample submission has it on this line)"]),
+    "extra id": (
+        "id,label\na,0.1\nb,0.2\nzz,0.5\nc,0.3\nd,0.4\n", "auc",
+        ["line 4: id zz is not in the sample submission"]),
+    "duplicate id, naming the first occurrence": (
+        "id,label\na,0.1\nb,0.2\nc,0.3\nd,0.4\nb,0.2\n", "auc",
+        ["line 6: id b is a duplicate of line 3"]),
+    "reordered ids, the first row out of place": (
+        "id,label\na,0.1\nc,0.3\nb,0.2\nd,0.4\n", "auc",
+        ["line 3: id c is out of order: the sample submission has b here; keep the sample's row order"]),
+    "NaN, inf and empty values": (
+        "id,label\na,nan\nb,inf\nc,\nd,0.4\n", "auc",
+        ["line 2: NaN in column label", "line 3: infinite value inf in column label",
+         "line 4: empty value in column label"]),
+    "probability out of range": (
+        "id,label\na,1.5\nb,-0.1\nc,0.3\nd,0.4\n", "auc",
+        ["line 2: value 1.5 in column label is outside [0, 1] (probabilities for auc)",
+         "line 3: value -0.1 in column label is outside [0, 1] (probabilities for auc)"]),
+    "accuracy needs hard labels": (
+        "id,label\na,1\nb,0\nc,0.7\nd,1.0\n", "accuracy",
+        ["line 4: value 0.7 in column label is not 0 or 1 (class labels for accuracy)"]),
+    "wrong header": (
+        "label,id\na,0.1\nb,0.2\nc,0.3\nd,0.4\n", "auc",
+        ["line 1: header is label,id; expected id,label (same columns, same order)"]),
+    "non-numeric value": (
+        "id,label\na,0.1\nb,yes\nc,0.3\nd,0.4\n", "auc",
+        ["line 3: value 'yes' in column label is not a number"]),
+    "row with the wrong field count": (
+        "id,label\na,0.1\nb,0.2,7\nc,0.3\nd,0.4\n", "auc",
+        ["line 3: has 3 field(s); expected 2", "line 3: id b is missing (the sample submission has it on this line)"]),
+    "empty file": (
+        "", "auc", ["line 1: the file is empty; expected the header id,label"]),
+    "several defects, all listed in line order": (
+        "id,label\nb,nan\nb,0.2\nc,2\n", "auc",
+        ["line 2: id a is missing (the sample submission has it on this line)",
+         "line 2: NaN in column label",
+         "line 3: id b is a duplicate of line 2",
+         "line 4: value 2 in column label is outside [0, 1] (probabilities for auc)",
+         "line 5: id d is missing (the sample submission has it on this line)"]),
+}
 
 
-def test_extra_id_is_reported_on_its_line(tmp_path):
-    path = write(tmp_path, "id,label\na,0.1\nb,0.2\nzz,0.5\nc,0.3\nd,0.4\n")
-    assert messages(validate_submission(path, SAMPLE, "auc")) == ["line 4: id zz is not in the sample submission"]
-
-
-def test_duplicate_id_names_the_first_occurrence(tmp_path):
-    path = write(tmp_path, "id,label\na,0.1\nb,0.2\nc,0.3\nd,0.4\nb,0.2\n")
-    assert messages(validate_submission(path, SAMPLE, "auc")) == ["line 6: id b is a duplicate of line 3"]
-
-
-def test_reordered_ids_report_the_first_row_out_of_place(tmp_path):
-    path = write(tmp_path, "id,label\na,0.1\nc,0.3\nb,0.2\nd,0.4\n")
-    assert messages(validate_submission(path, SAMPLE, "auc")) == [
-        "line 3: id c is out of order: the sample submission has b here; keep the sample's row order",
-    ]
-
-
-def test_nan_inf_and_empty_values(tmp_path):
-    path = write(tmp_path, "id,label\na,nan\nb,inf\nc,\nd,0.4\n")
-    assert messages(validate_submission(path, SAMPLE, "auc")) == [
-        "line 2: NaN in column label",
-        "line 3: infinite value inf in column label",
-        "line 4: empty value in column label",
-    ]
+@pytest.mark.parametrize("text, metric, expected", list(DEFECTS.values()), ids=list(DEFECTS))
+def test_each_defect_is_reported_with_its_line_and_message(tmp_path, text, metric, expected):
+    assert messages(validate_submission(write(tmp_path, text), SAMPLE, metric)) == expected
 
 
 def test_nan_in_a_frame_is_found_before_any_file_exists():
@@ -77,61 +95,10 @@ def test_nan_in_a_frame_is_found_before_any_file_exists():
     assert validate_submission(frame, SAMPLE, "auc") == [Problem(3, "NaN in column label")]
 
 
-def test_out_of_range_probability(tmp_path):
-    path = write(tmp_path, "id,label\na,1.5\nb,-0.1\nc,0.3\nd,0.4\n")
-    assert messages(validate_submission(path, SAMPLE, "auc")) == [
-        "line 2: value 1.5 in column label is outside [0, 1] (probabilities for auc)",
-        "line 3: value -0.1 in column label is outside [0, 1] (probabilities for auc)",
-    ]
-
-
-def test_accuracy_needs_hard_labels(tmp_path):
-    path = write(tmp_path, "id,label\na,1\nb,0\nc,0.7\nd,1.0\n")
-    assert messages(validate_submission(path, SAMPLE, "accuracy")) == [
-        "line 4: value 0.7 in column label is not 0 or 1 (class labels for accuracy)",
-    ]
-
-
-def test_wrong_header(tmp_path):
-    path = write(tmp_path, "label,id\na,0.1\nb,0.2\nc,0.3\nd,0.4\n")
-    assert messages(validate_submission(path, SAMPLE, "auc")) == [
-        "line 1: header is label,id; expected id,label (same columns, same order)",
-    ]
-
-
-def test_non_numeric_value(tmp_path):
-    path = write(tmp_path, "id,label\na,0.1\nb,yes\nc,0.3\nd,0.4\n")
-    assert messages(validate_submission(path, SAMPLE, "auc")) == ["line 3: value 'yes' in column label is not a number"]
-
-
-def test_row_with_wrong_field_count(tmp_path):
-    path = write(tmp_path, "id,label\na,0.1\nb,0.2,7\nc,0.3\nd,0.4\n")
-    assert messages(validate_submission(path, SAMPLE, "auc")) == [
-        "line 3: has 3 field(s); expected 2",
-        "line 3: id b is missing (the sample submission has it on this line)",
-    ]
-
-
-def test_empty_file(tmp_path):
-    path = write(tmp_path, "")
-    assert messages(validate_submission(path, SAMPLE, "auc")) == ["line 1: the file is empty; expected the header id,label"]
-
-
 def test_windows_line_endings_and_bom_are_accepted(tmp_path):
     path = tmp_path / "win.csv"
     path.write_bytes("\ufeffid,label\r\na,0.1\r\nb,0.2\r\nc,0.3\r\nd,0.4\r\n".encode("utf-8"))
     assert validate_submission(path, SAMPLE, "auc") == []
-
-
-def test_several_defects_all_listed_in_line_order(tmp_path):
-    path = write(tmp_path, "id,label\nb,nan\nb,0.2\nc,2\n")
-    assert messages(validate_submission(path, SAMPLE, "auc")) == [
-        "line 2: id a is missing (the sample submission has it on this line)",
-        "line 2: NaN in column label",
-        "line 3: id b is a duplicate of line 2",
-        "line 4: value 2 in column label is outside [0, 1] (probabilities for auc)",
-        "line 5: id d is missing (the sample submission has it on this line)",
-    ]
 
 
 def test_unknown_metric_is_refused():
