@@ -24,12 +24,12 @@ from scipy import ndimage
 
 PATCH = 96
 CENTRE = (PATCH // 2 - 16, PATCH // 2 + 16)  # the labelled centre 32×32: [32, 64)
+STAMP = 17  # nucleus stamps are STAMP×STAMP: they reach 8 pixels from their centre
 # Negatives keep tumour nuclei centres out of this box, so no nucleus reaches the centre.
-NEGATIVE_EXCLUSION = (CENTRE[0] - 7, CENTRE[1] + 7)
+NEGATIVE_EXCLUSION = (CENTRE[0] - STAMP // 2, CENTRE[1] + STAMP // 2)
 # Ruifrok & Johnston's optical-density vectors (R, G, B) of haematoxylin and eosin.
 HAEMATOXYLIN = np.array([0.650, 0.704, 0.286])
 EOSIN = np.array([0.072, 0.990, 0.105])
-STAMP = 17  # nucleus stamps are STAMP×STAMP, radius at most 8
 CANDIDATES = 520  # nucleus candidate sites per patch; tissue kind decides which are kept
 # Per tissue kind: probability that a candidate site holds a nucleus.
 ACCEPT = {"stroma": 0.05, "lymph": 0.5, "tumour": 0.22}
