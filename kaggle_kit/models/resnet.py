@@ -15,7 +15,7 @@ def kit_resnet(
     width: int = 32,
     stages: int = 4,
     depth: int = 2,
-    stem_stride: int = 2,
+    stem_stride: int = 4,
     pooling: str = "avgmax",
     dropout: float = 0.2,
     bn_momentum: float = 0.9,
