@@ -170,6 +170,25 @@ def test_out_of_memory_advises_a_smaller_batch_size(workspace_env, tiny_models, 
     )
 
 
+def test_class_weights_reach_fit_only_with_balance_class_weight(workspace_env, tiny_models, monkeypatch):
+    import keras
+
+    seen = []
+
+    def record(self, *args, **kwargs):
+        seen.append(kwargs["class_weight"])
+        raise KeyboardInterrupt  # stop before any training
+
+    monkeypatch.setattr(keras.Model, "fit", record)
+    data = toy_data()
+    data.class_weight = {0: 0.75, 1: 1.5}
+    for balance in ("class-weight", "none"):
+        config = toy_config(tiny_models[0], balance=balance)
+        with pytest.raises(KeyboardInterrupt):
+            train_prepared(start_run(workspace_env, config), config, "auc", data, progress=False)
+    assert seen == [{0: 0.75, 1: 1.5}, None]
+
+
 def test_kfold_writes_out_of_fold_predictions_and_the_cv_score(workspace_env, tiny_models):
     config = toy_config(tiny_models[0], folds=2, epochs=1)
     run = start_run(workspace_env, config)

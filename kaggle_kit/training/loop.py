@@ -45,20 +45,21 @@ def fit_unit(
     import keras
 
     from kaggle_kit.training.callbacks import LearningRateControl, RunKeeper, monitored_metric
+    from kaggle_kit.training.distributed import fit_unit_multiworker, scaled_config
 
+    if config.strategy == "multiworker":  # model.fit fails under it: the distributed module's own step loop
+        return fit_unit_multiworker(unit_dir, config, metric, data, fold=fold, progress=progress)
     unit_dir.mkdir(parents=True, exist_ok=True)
     monitor = monitored_metric(metric)
     image_shape = tuple(int(v) for v in data.store.shape[1:])
-    with precision_policy(config), distribution_strategy(config).scope():
+    strategy = distribution_strategy(config)
+    config = scaled_config(config, strategy)  # --batch-size is per replica; fit splits the global batch
+    with precision_policy(config), strategy.scope():
         restored = latest_checkpoint(unit_dir)
-        keras.utils.set_random_seed(config.seed + fold)
-        if restored is None:
-            state = TrainingState()
-            model = build_compiled_model(config, image_shape)
-        else:
-            checkpoint, state = restored
-            model = load_model(checkpoint)
-        if not state.finished(config.epochs):
+        state = TrainingState() if restored is None else restored[1]
+        if not state.finished(config.epochs):  # a finished unit (an earlier fold) only predicts
+            keras.utils.set_random_seed(config.seed + fold)
+            model = build_compiled_model(config, image_shape) if restored is None else load_model(restored[0])
             steps = math.ceil(len(data.train_rows) / config.batch_size)
             keeper = RunKeeper(unit_dir, state, monitor, config.early_stopping_patience, config.epochs)
             callbacks = [LearningRateControl(config, steps, state, monitor), keeper]
@@ -168,15 +169,9 @@ def gpu_count() -> int:
 
 def distribution_strategy(config: TrainConfig):
     """``auto``: MirroredStrategy over all GPUs when there are several, else the default strategy."""
-    import tensorflow as tf
+    from kaggle_kit.training.distributed import select_strategy
 
-    if config.strategy == "multiworker":
-        raise TrainingError(
-            "strategy 'multiworker' is not available in kit train yet; use --strategy auto (one machine)"
-        )
-    if config.strategy == "mirrored" or (config.strategy == "auto" and gpu_count() > 1):
-        return tf.distribute.MirroredStrategy()
-    return tf.distribute.get_strategy()
+    return select_strategy(config)
 
 
 @contextlib.contextmanager
