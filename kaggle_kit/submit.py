@@ -229,8 +229,12 @@ def upload_file(competition: "Competition", path: Path, sample: "pd.DataFrame", 
 def score_locally(
     competition: "Competition", workspace: "Workspace", runs: dict[str, "Run"], tta: str, path: Path, threshold: float | None
 ) -> Standing:
+    """Score against the private test labels and rank. An accuracy submission holds 0/1 labels, so
+    AUC comes from the probabilities kept beside it; an AUC one holds probabilities, cut at the
+    runs' validation threshold for the accuracy and confusion matrix."""
     probabilities = probabilities_path(path) if threshold is not None else None
-    score = score_submission(competition, workspace, path, probabilities, threshold if threshold is not None else 0.5)
+    cut = threshold if threshold is not None else run_threshold(runs)
+    score = score_submission(competition, workspace, path, probabilities, cut)
     return record_score(workspace, competition.slug, leaderboard_entry(runs, tta, path), score)
 
 

@@ -11,7 +11,7 @@ import pytest
 from _fixtures_prepare import CANCER, GALAXY, write_cancer_raw, write_galaxy_raw
 from _fixtures_runs import write_fake_run
 
-__all__ = ["cancer_prepared", "galaxy_prepared"]  # what conftest re-exports; tests import helpers by name
+__all__ = ["cancer_prepared", "galaxy_prepared", "custom_auc_prepared"]  # what conftest re-exports; tests import helpers by name
 
 IMAGE_SIZE = 8
 UNREADABLE_TEST_ID = "te003"
@@ -47,13 +47,15 @@ def make_run(workspace, slug: str, run_id: str, kind: str = "invariant", seed: i
     return folder
 
 
-def prepare_tiny(workspace, slug: str):
+def prepare_tiny(workspace, name: str):
+    """Prepare a competition (a slug or a custom competition file) at the fake runs' image size."""
     from kaggle_kit.competitions import get_competition
     from kaggle_kit.config import TrainConfig
     from kaggle_kit.data.prepare import PrepareOptions, prepare
 
-    options = PrepareOptions.from_config(TrainConfig(competition=slug, image_size=IMAGE_SIZE))
-    return prepare(get_competition(slug), workspace, options, workers=1, progress=False)
+    competition = get_competition(name)
+    options = PrepareOptions.from_config(TrainConfig(competition=competition.slug, image_size=IMAGE_SIZE))
+    return prepare(competition, workspace, options, workers=1, progress=False)
 
 
 @pytest.fixture
@@ -71,3 +73,21 @@ def galaxy_prepared(workspace_env):
     write_galaxy_raw(workspace_env.raw_dir(GALAXY))
     prepare_tiny(workspace_env, GALAXY)
     return workspace_env
+
+
+@pytest.fixture
+def custom_auc_prepared(workspace_env, tmp_path):
+    """A prepared custom competition scored by AUC (locally): 30 PNGs, labels alternating; returns
+    the competition file's path."""
+    from PIL import Image
+
+    from _fixtures_prepare import patch_pixels
+
+    (tmp_path / "mine" / "images").mkdir(parents=True)
+    for i in range(30):
+        Image.fromarray(patch_pixels(i, 12)).save(tmp_path / "mine" / "images" / f"img{i:02d}.png")
+    (tmp_path / "mine" / "labels.csv").write_text("id,label\n" + "".join(f"img{i:02d},{i % 2}\n" for i in range(30)))
+    spec = tmp_path / "mine" / "mine.yaml"
+    spec.write_text("slug: mine\nimages: images\nlabels: labels.csv\nextension: .png\nmetric: auc\n")
+    prepare_tiny(workspace_env, str(spec))
+    return spec

@@ -218,3 +218,20 @@ def test_an_invalid_file_is_never_uploaded(cancer_run, standin):
     with pytest.raises(SubmissionError, match=r"hand.csv failed validation: line 2: id x is not in the sample"):
         upload_file(get_competition(CANCER), path, sample_of(cancer_run, CANCER), "m")
     assert standin.requests == []
+
+
+def test_a_custom_auc_competition_is_scored_locally_with_probabilities(workspace_env, custom_auc_prepared):
+    from sklearn.metrics import roc_auc_score
+
+    make_run(workspace_env, "mine", "c-1", threshold=0.3)
+    truth = pd.read_csv(workspace_env.labels_dir("mine") / "test_labels.csv", dtype={"id": str})
+    probs = np.linspace(0.05, 0.95, len(truth)).round(4)
+    write_predictions(workspace_env, "mine", "c-1", probs)
+    result = invoke(str(custom_auc_prepared), "--run", "c-1")
+    assert result.exit_code == 0, result.output
+    written = pd.read_csv(workspace_env.submission_dir("mine") / "c-1.csv", dtype={"id": str})
+    assert written["label"].tolist() == probs.tolist()  # probabilities, not labels, for AUC
+    board = pd.read_csv(workspace_env.submission_dir("mine") / "leaderboard.csv")
+    assert board["metric"].tolist() == ["auc"]
+    assert board["score"].iloc[0] == pytest.approx(roc_auc_score(truth["label"], probs))
+    assert board["accuracy"].iloc[0] == pytest.approx(((probs >= 0.3).astype(int) == truth["label"]).mean())
