@@ -195,7 +195,7 @@ def run_options(command):
 def predict(slug, run_ids, tta, batch_size, no_progress, workspace):
     """Predict the prepared test set with a run's best model(s); writes test_predictions[-tta].csv.
 
-    Example: kit predict histopathologic-cancer-detection --run 20261122-0300-kit-resnet --tta dihedral
+    Example: kit predict histopathologic-cancer-detection --run 20261122-030000-kit-resnet --tta dihedral
     """
     from kaggle_kit.predict import predict as predict_test_set
 
@@ -215,7 +215,7 @@ def predict(slug, run_ids, tta, batch_size, no_progress, workspace):
 def submit(slug, run_ids, tta, batch_size, no_progress, output, overwrite, upload, message, no_report, workspace):
     """Write a validated submission CSV in the sample_submission format; upload it or score it locally.
 
-    Example: kit submit histopathologic-cancer-detection --run 20261122-0300-kit-resnet --tta flips --upload -m "resnet 96px"
+    Example: kit submit histopathologic-cancer-detection --run 20261122-030000-kit-resnet --tta flips --upload -m "resnet 96px"
     """
     from kaggle_kit.submit import describe, submit as make_submission
 
