@@ -164,5 +164,5 @@ def tile_png(image: np.ndarray, overlaid: np.ndarray | None) -> bytes:
         enlarged = Image.fromarray(panel).resize((side, side), Image.NEAREST)
         canvas.paste(enlarged, (index * (side + 4), 0))
     buffer = io.BytesIO()
-    canvas.save(buffer, format="PNG", optimize=True)
+    canvas.save(buffer, format="PNG")  # optimize=True is ~7× slower and no smaller on these tiles
     return buffer.getvalue()
