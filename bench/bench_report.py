@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import tempfile
@@ -111,7 +112,8 @@ def markdown(report: dict, plots: list[dict], command: str) -> str:
     lines = [
         SECTION,
         "",
-        f"Machine: {platform.processor() or platform.machine()}, shared CPU; best of the repeats. Command: `{command}`",
+        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs shared with other jobs "
+        f"(load average {os.getloadavg()[0]:.1f} at the end); best of the repeats. Command: `{command}`",
         "",
         "| validation images | image size | write_report (s) | report.html (MB) |",
         "|---:|---:|---:|---:|",
