@@ -232,7 +232,9 @@ def submit(slug, run_ids, tta, batch_size, no_progress, output, overwrite, uploa
 def report(slug_and_run, workspace):
     """Write a run's self-contained HTML report (curves, ROC, calibration, mistakes with Grad-CAM).
 
-    Example: kit report histopathologic-cancer-detection 20261122-0300-kit-resnet
+    RUN is a run id or a run folder; SLUG alone means its latest finished run.
+
+    Example: kit report histopathologic-cancer-detection 20261122-030000-kit-resnet
     """
     from kaggle_kit.report import find_run_folder, write_report
 

@@ -256,6 +256,18 @@ def test_find_run_folder_accepts_a_path_an_id_or_slug_and_id(fake_run, workspace
     assert find_run_folder(workspace_env, FAKE_RUN_ID, slug=FAKE_CANCER) == fake_run
 
 
+def test_find_run_folder_takes_a_lone_slug_as_its_latest_finished_run(fake_run, workspace_env):
+    unfinished = workspace_env.runs_root(FAKE_CANCER) / "20270101-000000-unfinished"
+    shutil.copytree(fake_run, unfinished)
+    (unfinished / "metrics.json").unlink()
+    assert find_run_folder(workspace_env, FAKE_CANCER) == fake_run
+
+
+def test_find_run_folder_names_the_recent_runs_when_slug_and_run_do_not_match(fake_run, workspace_env):
+    with pytest.raises(RunNotFoundError, match=rf"no run 'nope' of {FAKE_CANCER} .*\(recent: {FAKE_RUN_ID}\)"):
+        find_run_folder(workspace_env, "nope", slug=FAKE_CANCER)
+
+
 def test_find_run_folder_asks_for_the_slug_when_an_id_is_ambiguous(fake_run, workspace_env):
     shutil.copytree(fake_run, workspace_env.runs_root("galaxy-zoo-2") / FAKE_RUN_ID)
     with pytest.raises(RunNotFoundError, match=r"exists for several competitions \(galaxy-zoo-2, "

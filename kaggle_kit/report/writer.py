@@ -71,20 +71,26 @@ def run_folder(run) -> Path:
 
 
 def find_run_folder(workspace: "Workspace", run: str, slug: str | None = None) -> Path:
-    """Resolve what the user typed: a run folder path, ``SLUG RUN``, or a run id unique across competitions."""
+    """Resolve what the user typed: ``SLUG RUN``, a run folder path, a run id unique across
+    competitions, or a lone ``SLUG`` (its latest finished run)."""
+    from kaggle_kit.competitions import list_competitions
+    from kaggle_kit.runs import Run, latest_run
+
     if slug is not None:
-        return workspace.runs_root(_slug_of(slug)) / run
+        return Run.open(workspace, _slug_of(slug), run).path
     if Path(run).is_dir():
         return Path(run)
     matches = sorted(path for path in workspace.runs_dir.glob(f"*/{run}") if path.is_dir())
-    if len(matches) == 1:
+    if len(matches) > 1:
+        slugs = ", ".join(path.parent.name for path in matches)
+        raise RunNotFoundError(f"run id '{run}' exists for several competitions ({slugs}); give SLUG before RUN")
+    if matches:
         return matches[0]
-    if not matches:
-        raise RunNotFoundError(
-            f"no run '{run}' under {workspace.runs_dir}; give a run folder path, or SLUG and RUN ('kit runs SLUG' lists them)"
-        )
-    slugs = ", ".join(path.parent.name for path in matches)
-    raise RunNotFoundError(f"run id '{run}' exists for several competitions ({slugs}); give SLUG before RUN")
+    if run in list_competitions() or Path(run).is_file():  # a slug or a custom competition file
+        return latest_run(workspace, _slug_of(run)).path
+    raise RunNotFoundError(
+        f"no run '{run}' under {workspace.runs_dir}; give a run folder path, or SLUG and RUN ('kit runs SLUG' lists them)"
+    )
 
 
 def _slug_of(slug_or_spec: str) -> str:
