@@ -157,6 +157,14 @@ def test_confusion_counts_rows_true_columns_predicted_at_threshold():
     assert confusion(labels, probs, 0.75).tolist() == [[2, 1], [2, 0]]
 
 
+def test_roc_auc_is_reported_and_absent_when_validation_has_one_class():
+    from kaggle_kit.report.figures import roc_png
+
+    png, auc = roc_png(np.array([0, 0, 1, 1]), np.array([0.1, 0.6, 0.4, 0.9]))
+    assert png.startswith(b"\x89PNG") and auc == pytest.approx(0.75)
+    assert roc_png(np.array([1, 1, 1]), np.array([0.2, 0.5, 0.9]))[1] is None
+
+
 def test_calibration_bins_and_expected_calibration_error():
     labels = np.array([0, 0, 1, 1, 1, 0])
     probs = np.array([0.05, 0.15, 0.95, 0.92, 0.55, 0.58])
