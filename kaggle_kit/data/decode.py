@@ -10,6 +10,7 @@ is the reason written to ``skipped.csv``; callers skip it and carry on.
 
 from __future__ import annotations
 
+import io
 import math
 import os
 import warnings
@@ -28,6 +29,7 @@ RESAMPLE_NAME = "bilinear"
 # before Pillow allocates them (Pillow's own guard only errors at ~179M). The
 # largest competition frames are 424×424.
 MAX_PIXELS = 64 * 1024 * 1024
+MAX_FILE_BYTES = 256 * 1024 * 1024  # each file is read whole; competition images are kilobytes
 MIN_SIDE = 2
 
 
@@ -37,15 +39,14 @@ class UnusableImage(Exception):
 
 def decode_image(path: str | os.PathLike, size: int, crop: float = 1.0) -> np.ndarray:
     """The central ``crop`` fraction of the frame, resized to ``size``×``size``, as uint8 (size, size, 3)."""
-    path = Path(path)
-    check_file(path)
+    data = read_file(Path(path))
     try:
         with warnings.catch_warnings():
             # Pillow warns from ~89M pixels (check_dimensions refuses those itself) and
             # about damaged metadata (EXIF); either would flood the log over 277k files.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             warnings.simplefilter("ignore", UserWarning)
-            with Image.open(path) as image:
+            with Image.open(io.BytesIO(data)) as image:
                 check_dimensions(image.size)
                 if image.format == "JPEG":
                     # Let libjpeg decode at 1/2, 1/4 or 1/8 scale when the output is that much smaller.
@@ -65,13 +66,21 @@ def decode_image(path: str | os.PathLike, size: int, crop: float = 1.0) -> np.nd
     return crop_and_resize(rgb, size, crop)
 
 
-def check_file(path: Path) -> None:
+def read_file(path: Path) -> bytes:
+    """The file's bytes, read at once: Pillow's TIFF parser makes ~40 small reads and
+    seeks per file, which cost less from memory (measured 10-15 % per image)."""
     try:
-        size = path.stat().st_size
+        with open(path, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size == 0:
+                raise UnusableImage("empty file (0 bytes)")
+            if size > MAX_FILE_BYTES:
+                raise UnusableImage(f"file is {size:,} bytes, above the {MAX_FILE_BYTES:,}-byte limit")
+            return handle.read()
     except FileNotFoundError:
         raise UnusableImage("missing file") from None
-    if size == 0:
-        raise UnusableImage("empty file (0 bytes)")
+    except OSError as exc:
+        raise UnusableImage(f"cannot read the file ({exc.strerror or type(exc).__name__})") from None
 
 
 def check_dimensions(dimensions: tuple[int, int]) -> None:
