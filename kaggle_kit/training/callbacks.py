@@ -14,7 +14,8 @@ import keras
 
 from kaggle_kit.config import TrainConfig
 from kaggle_kit.fsutil import write_csv_atomic
-from kaggle_kit.training.checkpoints import BEST_MODEL, TrainingState, save_checkpoint, save_model_atomic
+from kaggle_kit.runs import BEST_MODEL
+from kaggle_kit.training.checkpoints import TrainingState, save_checkpoint, save_model_atomic
 
 PLATEAU_FACTOR = 0.5  # the plateau schedule halves the rate...
 MIN_LR_SCALE = 1e-3  # ...down to a thousandth of the configured rate

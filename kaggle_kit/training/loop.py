@@ -17,7 +17,8 @@ import numpy as np
 
 from kaggle_kit.config import TrainConfig
 from kaggle_kit.errors import TrainingError
-from kaggle_kit.training.checkpoints import BEST_MODEL, TrainingState, latest_checkpoint
+from kaggle_kit.runs import BEST_MODEL
+from kaggle_kit.training.checkpoints import TrainingState, latest_checkpoint
 
 
 @dataclass(frozen=True)
