@@ -40,6 +40,10 @@ def train(
     continues each unit from its last finished epoch; a finished run is
     returned as it is.
     """
+    from kaggle_kit.training.distributed import train_multiworker, wants_multiworker
+
+    if wants_multiworker(workspace, competition.slug, config, resume):  # --strategy multiworker: every worker
+        return train_multiworker(competition, workspace, config, resume=resume, progress=progress)
     if resume is not None:
         run = Run.open(workspace, competition.slug, resume)
         if run.complete:
@@ -128,6 +132,7 @@ def _fit_split(run: Run, config, metric, store, index, split: "Split", class_wei
 def _write_outputs(run: Run, config: TrainConfig, metric: str, index: pd.DataFrame, splits, results) -> None:
     from kaggle_kit.plots import plot_learning_curves
     from kaggle_kit.training.callbacks import history_frame
+    from kaggle_kit.training.distributed import batch_figures
     from kaggle_kit.training.scoring import competition_score, score_predictions
 
     folded = bool(config.folds)
@@ -160,6 +165,7 @@ def _write_outputs(run: Run, config: TrainConfig, metric: str, index: pd.DataFra
         "train_seconds": round(float(sum(s.train_seconds for s in states)), 1),
         "model": config.model,
         "image_size": config.image_size,
+        **batch_figures(config),  # --batch-size is per replica: replicas, per-replica and global batch
         "n_train": int(len(np.unique(index["id"].to_numpy()[splits[0].train]))),
         "n_val": int(len(splits[0].val)) if not folded else int(len(predictions)),
         "folds": config.folds,
