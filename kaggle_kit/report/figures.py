@@ -7,6 +7,7 @@ nothing here needs a display, a browser or the network.
 from __future__ import annotations
 
 import io
+import math
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -15,6 +16,7 @@ import pandas as pd
 # Columns of a Keras history that are bookkeeping, not curves.
 NOT_CURVES = ("epoch", "fold", "lr", "learning_rate")
 DPI = 100
+LEGEND_ROWS = 14  # entries that fit beside a 3.4-inch-high row of panels
 
 
 def new_figure(width: float, height: float, ncols: int = 1):
@@ -40,6 +42,7 @@ def curve_metrics(history: pd.DataFrame) -> list[str]:
 
 def learning_curves_png(histories: Mapping[str, pd.DataFrame], metrics: Sequence[str] | None = None) -> bytes:
     """One panel per metric; a colour per series (run, fold or grid point); training solid, validation dashed."""
+    from matplotlib.lines import Line2D
     from matplotlib.ticker import MaxNLocator
 
     frames = {label: frame for label, frame in histories.items() if len(frame)}
@@ -47,22 +50,35 @@ def learning_curves_png(histories: Mapping[str, pd.DataFrame], metrics: Sequence
         found = dict.fromkeys(name for frame in frames.values() for name in curve_metrics(frame))
         metrics = sorted(found, key=lambda name: name != "loss")  # loss first, then history order
     metrics = list(metrics) or ["loss"]
-    figure, axes = new_figure(4.2 * len(metrics), 3.4, ncols=len(metrics))
+    colours = series_colours(len(frames))
+    legend_columns = math.ceil((len(frames) + 2) / LEGEND_ROWS)
+    figure, axes = new_figure(4.2 * len(metrics) + 2.4 * legend_columns, 3.4, ncols=len(metrics))
     for axis, metric in zip(axes, metrics):
-        for index, (label, frame) in enumerate(frames.items()):
-            colour = f"C{index % 10}"
+        for colour, frame in zip(colours, frames.values()):
             epochs = _epochs(frame)
             if metric in frame:
-                axis.plot(epochs, frame[metric], color=colour, label=f"{label} train")
+                axis.plot(epochs, frame[metric], color=colour)
             if f"val_{metric}" in frame:
-                axis.plot(epochs, frame[f"val_{metric}"], color=colour, linestyle="--", label=f"{label} validation")
+                axis.plot(epochs, frame[f"val_{metric}"], color=colour, linestyle="--")
         axis.set_title(metric)
         axis.set_xlabel("epoch")
         axis.xaxis.set_major_locator(MaxNLocator(integer=True))
         axis.grid(alpha=0.3)
-    if frames:
-        axes[0].legend(fontsize="small")
+    # One legend entry per series and one per line style, beside the panels: 24 grid points stay readable.
+    handles = [Line2D([], [], color=colour, label=label) for colour, label in zip(colours, frames)]
+    handles += [Line2D([], [], color="black", label="training"),
+                Line2D([], [], color="black", linestyle="--", label="validation")]
+    figure.legend(handles=handles, loc="outside right upper", fontsize="small", ncols=legend_columns)
     return figure_png(figure)
+
+
+def series_colours(count: int) -> list:
+    """Distinct colours: matplotlib's 10-colour cycle, or evenly spaced on a colormap for more series."""
+    from matplotlib import colormaps
+
+    if count <= 10:
+        return [f"C{index}" for index in range(count)]
+    return [colormaps["turbo"](index / (count - 1)) for index in range(count)]
 
 
 def _epochs(frame: pd.DataFrame) -> np.ndarray:
