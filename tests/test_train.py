@@ -284,3 +284,16 @@ def test_learning_rate_schedules():
     plateau = cosine.replace(schedule="plateau", warmup_epochs=0)
     assert learning_rate_at(plateau, 30, 10, lr_scale=0.25) == 0.25
     assert learning_rate_at(plateau.replace(schedule="constant"), 30, 10, lr_scale=0.25) == 1.0
+
+
+def test_mixed_precision_only_on_a_gpu_or_when_asked_and_restored_after():
+    import keras
+
+    from kaggle_kit.training.loop import gpu_count, precision_policy
+
+    assert gpu_count() == 0  # the test machine has none: auto keeps float32
+    with precision_policy(TrainConfig(competition="t", mixed_precision="auto")) as policy:
+        assert policy == keras.mixed_precision.global_policy().name == "float32"
+    with precision_policy(TrainConfig(competition="t", mixed_precision="on")) as policy:
+        assert policy == keras.mixed_precision.global_policy().name == "mixed_float16"
+    assert keras.mixed_precision.global_policy().name == "float32"
