@@ -66,22 +66,24 @@ class ImageStore:
     def read(self, rows: Sequence[int] | np.ndarray) -> np.ndarray:
         """The images at ``rows``, in the order given, as uint8 (k, H, W, 3).
 
-        Rows are read in ascending order, and runs of consecutive rows with one
-        ``preadv`` each, so sequential reads (prediction) are large and linear.
+        Distinct rows are read once each, in ascending order (disk locality), with
+        one ``preadv`` per run of consecutive rows; then put in the order asked.
         """
         rows = np.asarray(rows, dtype=np.int64).reshape(-1)
         if rows.size and (rows.min() < 0 or rows.max() >= len(self)):
             raise IndexError(f"rows out of range 0..{len(self) - 1} for {self.path}")
-        out = np.empty((rows.size, *self.shape[1:]), dtype=np.uint8)
-        flat = out.reshape(rows.size, self.row_bytes)
+        in_order = rows.size < 2 or bool(np.all(np.diff(rows) > 0))
+        wanted, inverse = (rows, None) if in_order else np.unique(rows, return_inverse=True)
+        out = np.empty((wanted.size, *self.shape[1:]), dtype=np.uint8)
+        flat = out.reshape(wanted.size, self.row_bytes)
         fd = self._descriptor()
-        for start, stop in consecutive_runs(rows):
+        for start, stop in consecutive_runs(wanted):
             view = memoryview(flat[start:stop]).cast("B")
             want = (stop - start) * self.row_bytes
-            got = os.preadv(fd, [view], self.offset + int(rows[start]) * self.row_bytes)
+            got = os.preadv(fd, [view], self.offset + int(wanted[start]) * self.row_bytes)
             if got != want:
                 raise CacheError(f"short read from {self.path}; rebuild with `kit prepare --force`")
-        return out
+        return out if inverse is None else out[inverse]
 
     def _descriptor(self) -> int:
         if self._fd is None:
@@ -284,10 +286,10 @@ def exclusive_lock(path: Path) -> Iterator[None]:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
-def clear_stale_builds(cache_root: Path, key: str) -> None:
-    """Remove leftovers of interrupted builds of ``key`` (call with the lock held)."""
-    building = cache_root / TEMP_DIR
-    for leftover in building.glob(f"{key}.*"):
+def clear_stale_builds(cache_root: Path) -> None:
+    """Remove leftovers of interrupted builds. Call with the competition's lock held:
+    then no build is running, so everything in the build folder is stale."""
+    for leftover in (cache_root / TEMP_DIR).glob("*"):
         shutil.rmtree(leftover, ignore_errors=True)
 
 

@@ -157,6 +157,7 @@ def prepare(
         )
     cache_root = workspace.cache_root(competition.slug)
     with exclusive_lock(cache_root / LOCK_FILE):
+        clear_stale_builds(cache_root)
         label_options = LabelOptions(labels_file=options.labels_file, min_vote_fraction=options.min_vote_fraction)
         tables = competition.build_labels(raw, label_options)
         write_label_tables(workspace.labels_dir(competition.slug), tables)
@@ -165,7 +166,6 @@ def prepare(
         final = cache_root / key
         if not force and (final / MANIFEST).is_file():
             return open_cache(final, reused=True)
-        clear_stale_builds(cache_root, key)
         build_dir = new_build_dir(cache_root, key)
         try:
             workers = workers or default_workers(len(tables.train) + len(tables.test))
