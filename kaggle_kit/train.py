@@ -49,13 +49,14 @@ def train(
         if run.complete:
             return run
         config = run.config
+        prepared = prepared_data(competition, workspace, config, progress)
     elif config is None:
         raise TrainingError("train() needs a config, or resume= the id of a run to continue")
     else:
+        prepared = prepared_data(competition, workspace, config, progress)  # first: no empty run if it fails
         run_dir = new_run_dir(workspace, competition.slug, config.model)
         write_text_atomic(run_dir / CONFIG_FILE, config.to_yaml())
         run = Run(competition.slug, run_dir.name, run_dir)
-    prepared = prepared_data(competition, workspace, config, progress)
     train_prepared(run, config, competition.metric, prepared, progress=progress)
     from kaggle_kit.report import try_write_report
 
