@@ -140,14 +140,6 @@ def test_try_write_report_logs_a_warning_instead_of_failing(fake_run, workspace_
     assert not (fake_run / "report.html").exists()
 
 
-def test_try_write_report_keeps_an_existing_report_when_asked(fake_run, workspace_env):
-    from kaggle_kit.report import try_write_report
-
-    (fake_run / "report.html").write_text("from kit train")
-    assert try_write_report(fake_run, workspace_env, only_if_missing=True) == fake_run / "report.html"
-    assert (fake_run / "report.html").read_text() == "from kit train"
-
-
 # --- the numbers behind the plots ---------------------------------------------
 
 def test_confusion_counts_rows_true_columns_predicted_at_threshold():

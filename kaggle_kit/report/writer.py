@@ -41,17 +41,12 @@ def write_report(run, workspace: "Workspace", *, gallery_size: int = GALLERY_SIZ
     return target
 
 
-def try_write_report(run, workspace: "Workspace", *, only_if_missing: bool = False) -> Path | None:
+def try_write_report(run, workspace: "Workspace") -> Path | None:
     """``write_report`` for the end of ``kit train`` / ``kit submit``: a failure is logged, never raised.
 
     The report is a by-product; a broken plot or an unloadable model must not
     turn a finished training run or an uploaded submission into a failed command.
-    ``only_if_missing`` keeps a report already there (``kit submit`` of a run
-    ``kit train`` reported on).
     """
-    existing = run_folder(run) / REPORT_NAME
-    if only_if_missing and existing.is_file():
-        return existing
     try:
         return write_report(run, workspace)
     # Deliberately broad: anything from matplotlib, keras or Pillow only costs the report.
