@@ -297,3 +297,10 @@ def test_mixed_precision_only_on_a_gpu_or_when_asked_and_restored_after():
     with precision_policy(TrainConfig(competition="t", mixed_precision="on")) as policy:
         assert policy == keras.mixed_precision.global_policy().name == "mixed_float16"
     assert keras.mixed_precision.global_policy().name == "float32"
+
+
+def test_missing_data_fails_before_any_run_folder_is_made(workspace_env):
+    result = CliRunner().invoke(cli, ["train", CANCER, "--epochs", "2", "--quiet"])
+    assert result.exit_code == 1
+    assert result.output.startswith(f"Error: raw files of {CANCER} not found at ")
+    assert not workspace_env.runs_root(CANCER).exists() or not any(workspace_env.runs_root(CANCER).iterdir())
