@@ -162,3 +162,12 @@ def test_a_crashing_worker_is_a_clear_error_not_a_hang(tmp_path, monkeypatch):
     assert str(err.value) == (
         "a decode worker died (out of memory or a crashing image library); retry with --workers 1 to find the file"
     )
+
+
+def test_a_closed_store_says_so(tmp_path):
+    store, _ = make_store(tmp_path)
+    with store:
+        store.read([0])
+    with pytest.raises(CacheError) as err:
+        store.read([0])
+    assert str(err.value) == f"{store.path} was closed; open the store again"

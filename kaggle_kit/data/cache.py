@@ -58,7 +58,8 @@ class ImageStore:
         actual = self.path.stat().st_size
         if actual != expected:
             raise CacheError(f"{self.path} is {actual} bytes, expected {expected}; rebuild with `kit prepare --force`")
-        self._fd: int | None = None
+        # Opened now, not on first read: tf.data reads from several threads at once.
+        self._fd: int | None = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
 
     def __len__(self) -> int:
         return self.shape[0]
@@ -69,6 +70,9 @@ class ImageStore:
         Distinct rows are read once each, in ascending order (disk locality), with
         one ``preadv`` per run of consecutive rows; then put in the order asked.
         """
+        fd = self._fd
+        if fd is None:
+            raise CacheError(f"{self.path} was closed; open the store again")
         rows = np.asarray(rows, dtype=np.int64).reshape(-1)
         if rows.size and (rows.min() < 0 or rows.max() >= len(self)):
             raise IndexError(f"rows out of range 0..{len(self) - 1} for {self.path}")
@@ -76,7 +80,6 @@ class ImageStore:
         wanted, inverse = (rows, None) if in_order else np.unique(rows, return_inverse=True)
         out = np.empty((wanted.size, *self.shape[1:]), dtype=np.uint8)
         flat = out.reshape(wanted.size, self.row_bytes)
-        fd = self._descriptor()
         for start, stop in consecutive_runs(wanted):
             view = memoryview(flat[start:stop]).cast("B")
             want = (stop - start) * self.row_bytes
@@ -84,11 +87,6 @@ class ImageStore:
             if got != want:
                 raise CacheError(f"short read from {self.path}; rebuild with `kit prepare --force`")
         return out if inverse is None else out[inverse]
-
-    def _descriptor(self) -> int:
-        if self._fd is None:
-            self._fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
-        return self._fd
 
     def close(self) -> None:
         if getattr(self, "_fd", None) is not None:
@@ -107,6 +105,10 @@ class ImageStore:
     def __getstate__(self) -> dict[str, Any]:
         # A descriptor does not survive pickling into another process; reopen there.
         return {**self.__dict__, "_fd": None}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
 
 
 def consecutive_runs(rows: np.ndarray) -> Iterator[tuple[int, int]]:
