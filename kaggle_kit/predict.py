@@ -182,7 +182,10 @@ def tta_forward(model, views: tuple[int, ...]):
 
     from kaggle_kit.data.augment import dihedral_transform
 
-    @tf.function(reduce_retracing=True)
+    # Any batch size, one trace: the last, smaller batch must not compile the model a second time.
+    batch_of_images = tf.TensorSpec((None, *model.input_shape[1:]), tf.float32)
+
+    @tf.function(input_signature=[batch_of_images])
     def forward(images):
         stacked = tf.concat([dihedral_transform(images, view) for view in views], axis=0)
         logits = tf.cast(model(stacked, training=False), tf.float32)
