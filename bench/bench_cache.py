@@ -291,16 +291,26 @@ def markdown(throughput_rows: list[dict], memory_result: dict | None, command: s
 
 
 def write_docs(text: str, section: str = SECTION) -> None:
-    """Replace a benchmark's ``section`` of docs/benchmarks.md (or append it), leaving the rest alone."""
-    current = DOCS.read_text(encoding="utf-8") if DOCS.exists() else "# Benchmarks\n"
-    if section in current:
-        start = current.index(section)
-        following = current.find("\n## ", start + len(section))
-        end = len(current) if following == -1 else following + 1
-        updated = current[:start] + text + ("\n" if following != -1 else "") + current[end:]
-    else:
-        updated = current.rstrip("\n") + "\n\n" + text
-    DOCS.write_text(updated, encoding="utf-8")
+    """Replace a benchmark's ``section`` of docs/benchmarks.md (or append it), leaving the rest alone.
+
+    Several benchmarks may finish at once: the read-modify-write happens under a lock
+    and the file is replaced atomically, so no section is lost.
+    """
+    import tempfile
+
+    from kaggle_kit.data.cache import exclusive_lock
+    from kaggle_kit.fsutil import write_text_atomic
+
+    with exclusive_lock(Path(tempfile.gettempdir()) / "kit-benchmarks-md.lock"):
+        current = DOCS.read_text(encoding="utf-8") if DOCS.exists() else "# Benchmarks\n"
+        if section in current:
+            start = current.index(section)
+            following = current.find("\n## ", start + len(section))
+            end = len(current) if following == -1 else following + 1
+            updated = current[:start] + text + ("\n" if following != -1 else "") + current[end:]
+        else:
+            updated = current.rstrip("\n") + "\n\n" + text
+        write_text_atomic(DOCS, updated)
 
 
 def main() -> None:

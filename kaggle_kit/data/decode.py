@@ -25,7 +25,7 @@ from PIL import Image
 # 424×424 galaxy frames.
 RESAMPLE = Image.Resampling.BILINEAR
 RESAMPLE_NAME = "bilinear"
-# Decompression-bomb guard: refuse frames above this many pixels (~16k×16k)
+# Decompression-bomb guard: refuse frames above this many pixels (8192×8192)
 # before Pillow allocates them (Pillow's own guard only errors at ~179M). The
 # largest competition frames are 424×424.
 MAX_PIXELS = 64 * 1024 * 1024
