@@ -47,7 +47,7 @@ def test_small_demo_runs_every_step_of_both_competitions_and_keeps_the_folder(tm
 
     # Cancer went to the stand-in Kaggle and was scored there; the galaxies on the local leaderboard.
     assert f"  Uploaded {validation_run(result.output, CANCER)}.csv to {CANCER} (submission 1000): " in result.output
-    assert re.search(r"^    1000 .+ COMPLETE +0\.\d{5} +0\.\d{5} ", result.output, re.MULTILINE)
+    assert re.search(r"^    1000 .+ COMPLETE +[01]\.\d{5} +[01]\.\d{5} ", result.output, re.MULTILINE)
     assert re.search(r"^  Rank 1 of 1 on .+leaderboard\.csv$", result.output, re.MULTILINE)
     assert (folder / "submissions" / GALAXY / "leaderboard.csv").is_file()
 
@@ -82,3 +82,10 @@ def test_the_stand_in_scorer_gives_public_and_private_auc(tmp_path):
     inverted = pd.DataFrame({"id": ids, "label": [0.1 if y else 0.9 for y in labels]}).to_csv(index=False)
     assert score(CANCER, perfect.encode()) == ("1.00000", "1.00000")
     assert score(CANCER, inverted.encode()) == ("0.00000", "0.00000")
+
+
+def test_the_stand_in_scorer_says_nan_for_a_half_with_one_class(tmp_path):
+    solution = tmp_path / "solution.csv"
+    pd.DataFrame({"id": ["a", "b"], "label": [1, 1]}).to_csv(solution, index=False)
+    submitted = pd.DataFrame({"id": ["a", "b"], "label": [0.2, 0.7]}).to_csv(index=False)
+    assert demo_run.auc_scorer(solution)(CANCER, submitted.encode()) == ("nan", "nan")
