@@ -167,8 +167,7 @@ def phase_read(data_dir: str, size: int, batch: int) -> None:
 
     workspace = Workspace.resolve(data_dir=data_dir, runs_dir=data_dir, submissions_dir=data_dir)
     data = load_prepared(get_competition(CANCER), workspace, PrepareOptions(image_size=size))
-    rows = data.train_index["row"].to_numpy()
-    np.random.default_rng(0).shuffle(rows)
+    rows = np.random.default_rng(0).permutation(data.train_index["row"].to_numpy())
     checksum = 0
     started = time.perf_counter()
     with data.train_store() as store:
