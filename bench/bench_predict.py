@@ -47,13 +47,15 @@ def make_run(workspace, model_name: str, image_size: int, batch_size: int) -> No
     (folder / "metrics.json").write_text(json.dumps({"metric": "auc", "threshold": 0.5}))
 
 
-def timed(call, repeats: int) -> float:
-    """The best wall time of ``repeats`` calls (the least disturbed by the other jobs on the machine)."""
-    best = float("inf")
+def best_times(calls: dict, repeats: int) -> dict[str, float]:
+    """The best wall time of each call over ``repeats`` rounds. The calls take turns within a round,
+    so a burst of load from the other jobs on the machine hits them all alike."""
+    best = {name: float("inf") for name in calls}
     for _ in range(repeats):
-        start = time.perf_counter()
-        call()
-        best = min(best, time.perf_counter() - start)
+        for name, call in calls.items():
+            start = time.perf_counter()
+            call()
+            best[name] = min(best[name], time.perf_counter() - start)
     return best
 
 
@@ -79,13 +81,12 @@ def measure(work: Path, images: int, model_name: str, image_size: int, batch_siz
     def end_to_end(tta):
         return lambda: predict(competition, workspace, [RUN_ID], tta=tta, batch_size=batch_size, progress=False)
 
-    seconds = {"bare": timed(bare, repeats)}
-    for tta in ("none", "dihedral"):
-        seconds[tta] = timed(steady_pass(model, prepared, tta, batch_size), repeats)
-        seconds[f"{tta} end to end"] = timed(end_to_end(tta), 1)
+    seconds = best_times({"bare": bare, "none": steady_pass(model, prepared, "none", batch_size),
+                          "dihedral": steady_pass(model, prepared, "dihedral", batch_size)}, repeats)
+    seconds.update(best_times({f"{tta} end to end": end_to_end(tta) for tta in ("none", "dihedral")}, 1))
     rates = {name: images / value for name, value in seconds.items()}
     return {"images": images, "model": model_name, "image_size": image_size, "batch_size": batch_size,
-            "seconds": seconds, "rates": rates, "load_average": round(os.getloadavg()[0], 1)}
+            "repeats": repeats, "seconds": seconds, "rates": rates, "load_average": round(os.getloadavg()[0], 1)}
 
 
 def steady_pass(model, prepared, tta: str, batch_size: int):
@@ -118,7 +119,7 @@ def markdown(result: dict, command: str) -> str:
     lines = [
         SECTION, "",
         f"{result['images']} PCam test patches at {result['image_size']}×{result['image_size']}, "
-        f"`{result['model']}` (untrained), batch {result['batch_size']}, best of the repeats; "
+        f"`{result['model']}` (untrained), batch {result['batch_size']}, best of {result['repeats']} interleaved rounds; "
         f"{os.cpu_count()} CPU cores shared with other jobs (load average {result['load_average']} when measured, so "
         f"the figures are noisy), {platform.processor() or platform.machine()}, no GPU.", "",
         "| path | images/s | ratio to bare predict |",
