@@ -20,6 +20,7 @@ from _fixtures_prepare import CANCER, GALAXY, patch_pixels
 from kaggle_kit.cli import cli
 from kaggle_kit.competitions import get_competition
 from kaggle_kit.data import PrepareOptions, load_prepared, prepare
+from kaggle_kit.data.prepare import summary_lines
 from kaggle_kit.errors import CacheError, ConfigError, DataError
 
 
@@ -146,6 +147,23 @@ def test_max_images_is_a_stratified_seeded_subsample_of_train_only(cancer_tiny):
     other_seed = run_prepare(cancer_tiny, max_images=12, seed=7)
     assert same.train_index["id"].tolist() == data.train_index["id"].tolist()
     assert other_seed.train_index["id"].tolist() != data.train_index["id"].tolist()
+
+
+def test_subsampling_is_reported_apart_from_balancing(cancer_tiny):
+    data = run_prepare(cancer_tiny, max_images=12, balance="undersample")
+    assert data.manifest["balance_done"] == ["undersample: label 0 16 → 8 (50/50)"]
+    assert data.manifest["subsample"] == "12 of 16 training rows (stratified, seed 42)"
+    assert summary_lines(data)[3:5] == ["balance: undersample: label 0 16 → 8 (50/50)",
+                                        "subsample: 12 of 16 training rows (stratified, seed 42)"]
+
+
+def test_a_vote_filter_on_a_competition_without_votes_is_refused(cancer_tiny):
+    with pytest.raises(ConfigError) as err:
+        run_prepare(cancer_tiny, min_vote_fraction=0.8)
+    assert str(err.value) == (
+        f"--min-vote-fraction needs volunteer vote fractions, which {CANCER} does not have "
+        "(galaxy-zoo-2 does); drop the option"
+    )
 
 
 def test_balancing_a_single_class_table_fails_clearly(cancer_tiny):

@@ -160,6 +160,7 @@ def prepare(
         clear_stale_builds(cache_root)
         label_options = LabelOptions(labels_file=options.labels_file, min_vote_fraction=options.min_vote_fraction)
         tables = competition.build_labels(raw, label_options)
+        check_filter_applied(competition, options, tables)
         write_label_tables(workspace.labels_dir(competition.slug), tables)
         source = source_fingerprint(raw, tables, options)
         key = cache_key(options, source)
@@ -206,6 +207,8 @@ def summary_lines(data: PreparedData) -> list[str]:
         f"skipped: {counts['skipped']:,}" + (f" (listed in {data.root / 'skipped.csv'})" if counts["skipped"] else ""),
     ]
     lines += [f"balance: {note}" for note in data.manifest["balance_done"]]
+    if data.manifest.get("subsample"):
+        lines.append(f"subsample: {data.manifest['subsample']}")
     lines.append(f"cache: {data.root} ({'reused' if data.reused else 'built'})")
     return lines
 
@@ -220,6 +223,15 @@ def default_workers(images: int) -> int:
 
 
 # --- label tables ------------------------------------------------------------------
+def check_filter_applied(competition: Competition, options: PrepareOptions, tables: LabelTables) -> None:
+    """A confidence filter the competition's labels cannot apply is an error, not a silent no-op."""
+    if options.min_vote_fraction is not None and "min_vote_fraction" not in tables.notes:
+        raise ConfigError(
+            f"--min-vote-fraction needs volunteer vote fractions, which {competition.slug} does not have "
+            "(galaxy-zoo-2 does); drop the option"
+        )
+
+
 def write_label_tables(labels_dir: Path, tables: LabelTables) -> None:
     """train.csv, test.csv, sample_submission.csv, test_labels.csv (local scoring only), notes.json."""
     write_csv_atomic(labels_dir / "train.csv", tables.train[["id", "label", "path"]])
@@ -313,16 +325,21 @@ def balanced_class_weight(index: pd.DataFrame) -> tuple[dict[int, float], str]:
     return weights, "class-weight: " + ", ".join(f"label {k} × {v:.3f}" for k, v in weights.items())
 
 
-def select_train_rows(train: pd.DataFrame, options: PrepareOptions, rng: np.random.Generator) -> tuple[pd.DataFrame, list[str]]:
-    """The training rows to decode: undersampled and/or subsampled as the options say."""
-    notes = []
+def select_train_rows(
+    train: pd.DataFrame, options: PrepareOptions, rng: np.random.Generator
+) -> tuple[pd.DataFrame, list[str], str | None]:
+    """The training rows to decode: undersampled and/or subsampled as the options say.
+
+    Returns the rows, what balancing was done, and what subsampling was done.
+    """
+    balance_notes, subsample_note = [], None
     if options.balance == "undersample":
         train, note = undersample(train, rng)
-        notes.append(note)
+        balance_notes.append(note)
     if options.max_images is not None and len(train) > options.max_images:
-        notes.append(f"max-images: {options.max_images:,} of {len(train):,} rows (stratified)")
+        subsample_note = f"{options.max_images:,} of {len(train):,} training rows (stratified, seed {options.seed})"
         train = stratified_subsample(train, options.max_images, rng)
-    return train.reset_index(drop=True), notes
+    return train.reset_index(drop=True), balance_notes, subsample_note
 
 
 # --- the build -------------------------------------------------------------------------
@@ -342,7 +359,7 @@ def build_cache(
 
     started = time.monotonic()
     rng = np.random.default_rng(options.seed)
-    selected, balance_notes = select_train_rows(tables.train, options, rng)
+    selected, balance_notes, subsample_note = select_train_rows(tables.train, options, rng)
     test = tables.test.reset_index(drop=True)
     size, crop = options.image_size, float(options.crop)
     with tqdm(total=len(selected) + len(test), unit="img", desc=f"prepare {competition.slug}",
@@ -394,6 +411,7 @@ def build_cache(
         "crop": crop,
         "balance": options.balance,
         "balance_done": balance_notes or ["none"],
+        "subsample": subsample_note,
         "class_weight": {str(k): v for k, v in class_weight.items()} if class_weight else None,
         "min_vote_fraction": options.min_vote_fraction,
         "label_notes": tables.notes,
