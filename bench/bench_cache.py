@@ -144,13 +144,13 @@ def phase_build(data_dir: str, size: int, workers: int) -> None:
 
     workspace = Workspace.resolve(data_dir=data_dir, runs_dir=data_dir, submissions_dir=data_dir)
     shutil.rmtree(workspace.cache_root(CANCER), ignore_errors=True)  # a fresh build, not a --force swap
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), cpu_seconds()
     data = prepare(get_competition(CANCER), workspace, PrepareOptions(image_size=size), workers=workers, progress=False)
     seconds = time.perf_counter() - started
     counts = data.manifest["counts"]
-    # Whole process, imports included: the plain loop's figure below counts its own imports too.
+    # From the same start as the wall clock (imports excluded, as for the plain loop).
     print(json.dumps({
-        "seconds": round(seconds, 2), "serial_cpu_seconds": round(cpu_seconds(), 2),
+        "seconds": round(seconds, 2), "serial_cpu_seconds": round(cpu_seconds() - cpu_started, 2),
         "worker_cpu_seconds": round(cpu_seconds(resource.RUSAGE_CHILDREN), 2),
         "images": counts["train_images"] + counts["test_images"],
         "skipped": counts["skipped"], "cache_bytes": sum(p.stat().st_size for p in data.root.iterdir()),
@@ -182,12 +182,13 @@ def phase_plain(list_file: str, size: int) -> None:
     """The baseline: one process, Pillow open → RGB → resize → array, file after file."""
     paths = Path(list_file).read_text().splitlines()
     out = np.empty((len(paths), size, size, 3), dtype=np.uint8)
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), cpu_seconds()
     for i, path in enumerate(paths):
         with Image.open(path) as image:
             out[i] = np.asarray(image.convert("RGB").resize((size, size), Image.Resampling.BILINEAR))
     seconds = time.perf_counter() - started
-    print(json.dumps({"seconds": round(seconds, 2), "cpu_seconds": round(cpu_seconds(), 2), "images": len(paths)}))
+    print(json.dumps({"seconds": round(seconds, 2), "cpu_seconds": round(cpu_seconds() - cpu_started, 2),
+                      "images": len(paths)}))
 
 
 # --- the two benchmarks --------------------------------------------------------------------
@@ -253,32 +254,39 @@ def memory(work: Path, n_train: int, n_test: int, size: int, workers: int) -> di
 
 
 # --- docs ---------------------------------------------------------------------------------------
-def markdown(throughput_rows: list[dict], memory_result: dict | None, command: str) -> str:
+def markdown(results: dict) -> str:
+    """The docs section from the stored results: each part with the command and time of its run."""
     lines = [
         SECTION, "",
-        f"Reproduce: `{command}` (machine: {os.cpu_count()} cores, {platform.machine()}, "
-        f"Python {platform.python_version()}, measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
-        "the machine was shared with other jobs, so absolute rates are noisy).", "",
-        "Build throughput: `prepare()` end to end (labels, parallel decode into `train.npy`/`test.npy`, "
-        "indexes, fsync, manifest) against a plain single-process Pillow loop (open → RGB → resize → array) "
-        "over the same TIFF files, page cache warm, best of the repeats. *Wall ratio* is what this run "
-        "saw (on a loaded machine Linux autogroup scheduling gives each login session one fair share, so "
-        "extra workers gain little while other sessions keep the cores busy); *projected on idle cores* "
-        "is plain CPU time ÷ (kit's serial CPU time + its workers' CPU time ÷ workers), from the CPU "
-        "times measured in the same run (the work is CPU-bound; every process counted, imports included).", "",
-        "| size | images | workers | plain loop (img/s) | kit prepare (img/s) | wall ratio | "
-        "CPU/img plain (ms) | CPU/img kit, all processes (ms) | projected on idle cores | 1-min load |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        f"Machine: {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}, shared with "
+        "other jobs (1-min load shown), so absolute rates are noisy.",
     ]
-    lines += [f"| {r['size']} | {r['images']:,} | {r['workers']} | {r['plain_images_per_s']:,} | "
-              f"{r['kit_images_per_s']:,} | {r['ratio']}× | {r['plain_cpu_ms']} | {r['kit_cpu_ms']} | "
-              f"{r['idle_ratio']}× | {r['load']:.1f} |" for r in throughput_rows]
-    if memory_result:
-        build, read = memory_result["build"], memory_result["read"]
+    if "throughput" in results:
+        part = results["throughput"]
         lines += [
-            "", f"Memory at full competition size ({build['images']:,} images, {memory_result['size']}×"
-            f"{memory_result['size']}, cache {build['cache_bytes'] / 2**30:.2f} GiB, {memory_result['workers']} workers); "
-            "peak RSS summed over the whole process tree, sampled every 0.2 s:", "",
+            "", f"**Build throughput** (`{part['command']}`, {part['when']}): `prepare()` end to end (labels, "
+            "parallel decode into `train.npy`/`test.npy`, indexes, fsync, manifest) against a plain single-process "
+            "Pillow loop (open → RGB → resize → array) over the same TIFF files, page cache warm, best of the "
+            "repeats. *Wall ratio* is what the run saw: on a loaded machine Linux autogroup scheduling gives each "
+            "login session one fair share, so extra workers gain little while other sessions keep the cores busy. "
+            "*Projected on idle cores* is plain CPU time ÷ (kit's serial CPU time + its workers' CPU time ÷ "
+            "workers), from CPU times measured in the same run (the work is CPU-bound; every process counted; "
+            "imports excluded from both, like the wall clock).", "",
+            "| size | images | workers | plain loop (img/s) | kit prepare (img/s) | wall ratio | CPU/img plain (ms) "
+            "| CPU/img kit, all processes (ms) | projected on idle cores | 1-min load |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        lines += [f"| {r['size']} | {r['images']:,} | {r['workers']} | {r['plain_images_per_s']:,} | "
+                  f"{r['kit_images_per_s']:,} | {r['ratio']}× | {r['plain_cpu_ms']} | {r['kit_cpu_ms']} | "
+                  f"{r['idle_ratio']}× | {r['load']:.1f} |" for r in part["rows"]]
+    if "memory" in results:
+        part = results["memory"]
+        build, read, size = part["build"], part["read"], part["size"]
+        lines += [
+            "", f"**Memory at full competition size** (`{part['command']}`, {part['when']}): {build['images']:,} "
+            f"images at {size}×{size}, cache {build['cache_bytes'] / 2**30:.2f} GiB, {part['workers']} workers; "
+            "peak RSS summed over the whole process tree (sampled every 0.2 s; forked workers' shared pages "
+            "counted in each, so this overstates), and per process from `getrusage`:", "",
             "| phase | time (s) | img/s | peak RSS, whole tree (MB) | parent (MB) | largest worker (MB) |",
             "|---|---:|---:|---:|---:|---:|",
             f"| build | {build['seconds']} | {build['images'] / build['seconds']:,.0f} | {build['tree_peak_rss_mb']} | "
@@ -287,6 +295,16 @@ def markdown(throughput_rows: list[dict], memory_result: dict | None, command: s
             f"{read['images'] / read['seconds']:,.0f} | {read['tree_peak_rss_mb']} | {read['parent_peak_rss_mb']} | – |",
         ]
     return "\n".join(lines) + "\n"
+
+
+def store_results(work: Path, part: str, result: dict) -> dict:
+    """Keep each part's latest result in ``work/results.json``, so re-running one part keeps the other."""
+    path = work / "results.json"
+    results = json.loads(path.read_text()) if path.exists() else {}
+    results[part] = {**result, "command": "nice -n 10 python bench/bench_cache.py " + " ".join(sys.argv[1:]),
+                     "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+    path.write_text(json.dumps(results, indent=2))
+    return results
 
 
 def write_docs(text: str, section: str = SECTION) -> None:
@@ -331,13 +349,14 @@ def main() -> None:
     if not PCAM.is_dir():
         raise SystemExit(f"{PCAM} not found: this benchmark decodes the PCam sample patches")
     args.work.mkdir(parents=True, exist_ok=True)
-    rows, mem = [], None
+    results: dict = {}
     if args.what in ("throughput", "all"):
         rows = throughput(args.work, args.images, [int(s) for s in args.sizes.split(",")], args.workers, args.repeats)
+        results = store_results(args.work, "throughput", {"rows": rows})
     if args.what in ("memory", "all"):
-        mem = memory(args.work, args.train, args.test, args.size, args.workers)
+        results = store_results(args.work, "memory", memory(args.work, args.train, args.test, args.size, args.workers))
     if args.write_docs:
-        write_docs(markdown(rows, mem, "nice -n 10 python bench/bench_cache.py " + " ".join(sys.argv[1:])))
+        write_docs(markdown(results))
         print(f"wrote {DOCS}")
 
 
