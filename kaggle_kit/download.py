@@ -76,7 +76,7 @@ def download(
     slug = competition.slug
     raw = competition.raw_dir(workspace)
     _check_options(competition, dataset, labels)
-    if competition.source_kind == "local" or workspace.raw_is_external(slug):
+    if competition.raw_is_external(workspace):
         return DownloadResult(slug, raw, "external")
     manifest_path = workspace.competition_dir(slug) / DOWNLOAD_MANIFEST
     if not force and manifest_path.is_file() and raw.is_dir():

@@ -27,7 +27,7 @@ def competition_status(workspace: Workspace) -> list[CompetitionStatus]:
         competition = get_competition(slug)
         raw = competition.raw_dir(workspace)
         downloaded = (workspace.competition_dir(slug) / DOWNLOAD_MANIFEST).is_file() or (
-            workspace.raw_is_external(slug) and raw.is_dir()
+            competition.raw_is_external(workspace) and raw.is_dir()
         )
         cache_root = workspace.cache_root(slug)
         prepared = cache_root.is_dir() and any(cache_root.glob(f"*/{CACHE_MANIFEST}"))

@@ -86,17 +86,24 @@ class Workspace:
     def competition_dir(self, slug: str) -> Path:
         return self.data_dir / slug
 
-    def raw_dir(self, slug: str) -> Path:
-        """The raw files: ``--raw-dir``, else a Kaggle input mount, else ``data/<slug>/raw``."""
+    def raw_dir(self, slug: str, mount_names: tuple[str, ...] = ()) -> Path:
+        """The raw files: ``--raw-dir``, else a Kaggle input mount, else ``data/<slug>/raw``.
+
+        A Kaggle Notebook mounts a competition at ``/kaggle/input/<slug>`` and a
+        dataset at ``/kaggle/input/<dataset-slug>``: ``mount_names`` are the other
+        folder names to look for.
+        """
         if self.raw_dir_override is not None:
             return self.raw_dir_override
-        if self.kaggle_input is not None and (self.kaggle_input / slug).is_dir():
-            return self.kaggle_input / slug
+        if self.kaggle_input is not None:
+            for name in (slug, *mount_names):
+                if (self.kaggle_input / name).is_dir():
+                    return self.kaggle_input / name
         return self.competition_dir(slug) / "raw"
 
-    def raw_is_external(self, slug: str) -> bool:
+    def raw_is_external(self, slug: str, mount_names: tuple[str, ...] = ()) -> bool:
         """True when the raw files live outside the data root (never write next to them)."""
-        return self.raw_dir(slug) != self.competition_dir(slug) / "raw"
+        return self.raw_dir(slug, mount_names) != self.competition_dir(slug) / "raw"
 
     def labels_dir(self, slug: str) -> Path:
         return self.competition_dir(slug) / "labels"

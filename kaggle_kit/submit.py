@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
 from kaggle_kit.errors import SubmissionError
-from kaggle_kit.fsutil import write_csv_atomic
+from kaggle_kit.fsutil import write_csv_atomic, write_text_atomic
 from kaggle_kit.leaderboard import (
     Entry,
     Standing,
@@ -35,6 +35,8 @@ from kaggle_kit.leaderboard import (
 )
 from kaggle_kit.predict import ensure_predictions, open_runs, prediction_name
 from kaggle_kit.validate import read_sample_submission, sample_submission_path, validation_error, validate_submission
+
+NOTEBOOK_SUBMISSION = "submission.csv"
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -57,6 +59,7 @@ class SubmitOutcome:
     upload: Any = None  # kaggle_api.SubmitResult when uploaded
     standing: Standing | None = None  # the local score and rank, for locally scored competitions
     reports: tuple[Path, ...] = ()  # run reports written because they were missing
+    notebook_copy: Path | None = None  # /kaggle/working/submission.csv inside a Kaggle Notebook
 
 
 def submit(
@@ -89,14 +92,27 @@ def submit(
     unchanged = publish(frame, target, sample, competition.metric, overwrite)
     if threshold is not None:
         write_csv_atomic(probabilities_path(target), probabilities)
+    notebook_copy = write_notebook_submission(workspace, frame)
     standing = result = None
     if competition.locally_scored:
         standing = score_locally(competition, workspace, runs, tta, target, threshold)
-    elif upload:
+    elif upload and notebook_copy is None:
         result = upload_file(competition, target, sample, message)
     values = "probabilities" if threshold is None else f"0/1 labels at threshold {threshold:.4f}"
     reports = write_missing_reports(workspace, runs) if report else ()
-    return SubmitOutcome(competition, target, len(frame), values, unchanged, upload, result, standing, reports)
+    return SubmitOutcome(
+        competition, target, len(frame), values, unchanged, upload, result, standing, reports, notebook_copy
+    )
+
+
+def write_notebook_submission(workspace: "Workspace", frame: "pd.DataFrame") -> Path | None:
+    """Inside a Kaggle Notebook, also write the (already validated) file Kaggle scores:
+    ``/kaggle/working/submission.csv``, replaced by each submit. Elsewhere nothing."""
+    if workspace.kaggle_working is None:
+        return None
+    target = workspace.kaggle_working / NOTEBOOK_SUBMISSION
+    write_text_atomic(target, frame.to_csv(index=False))
+    return target
 
 
 def write_missing_reports(workspace: "Workspace", runs: dict[str, "Run"]) -> tuple[Path, ...]:
@@ -112,13 +128,15 @@ def describe(outcome: SubmitOutcome) -> list[str]:
     competition = outcome.competition
     verb = "Unchanged" if outcome.unchanged else "Wrote"
     lines = [f"{verb} {outcome.path} ({outcome.rows} rows, {outcome.values})"]
+    if outcome.notebook_copy is not None:
+        lines.append(f"Wrote {outcome.notebook_copy}: the file Kaggle scores for this notebook (nothing uploaded from here)")
     if outcome.standing is not None:
         if outcome.upload_requested:
             lines.append(f"{competition.slug} is scored locally (no Kaggle leaderboard): nothing uploaded")
         lines += _standing_lines(outcome.standing, competition.class_names)
     elif outcome.upload is not None:
         lines += upload_lines(outcome.upload)
-    else:
+    elif outcome.notebook_copy is None:
         lines.append("Not uploaded; add --upload -m MESSAGE to send it to Kaggle")
     return lines + [f"Report: {path}" for path in outcome.reports]
 

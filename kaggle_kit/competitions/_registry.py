@@ -69,8 +69,19 @@ class Competition:
     local_root: Path | None = None  # raw folder of a custom competition
     description: str = ""
 
+    @property
+    def mount_names(self) -> tuple[str, ...]:
+        """Other folder names a Kaggle Notebook may mount the data under (a dataset's own slug)."""
+        return (self.source_ref.rsplit("/", 1)[-1],) if self.source_kind == "dataset" else ()
+
     def raw_dir(self, workspace: "Workspace") -> Path:
-        return self.local_root if self.local_root is not None else workspace.raw_dir(self.slug)
+        if self.local_root is not None:
+            return self.local_root
+        return workspace.raw_dir(self.slug, self.mount_names)
+
+    def raw_is_external(self, workspace: "Workspace") -> bool:
+        """True when the raw files are used in place (custom folder, read-only mount, --raw-dir)."""
+        return self.local_root is not None or workspace.raw_is_external(self.slug, self.mount_names)
 
     def recipe(self, name: str) -> Mapping[str, Any]:
         if name not in self.recipes:
