@@ -8,6 +8,7 @@ start ``kit`` in subprocesses on CPU.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import socket
@@ -141,14 +142,32 @@ def test_mirrored_over_two_logical_cpus_trains_with_a_doubled_global_batch(tmp_p
     assert_loadable_run(run_dir, replicas=2)
 
 
-def test_two_workers_on_loopback_train_one_run_folder_written_by_the_chief(tmp_path, cancer_raw):
-    results = run_two_workers(tmp_path, [CANCER, "--raw-dir", str(cancer_raw), *TINY_TRAINING,
-                                         "--strategy", "multiworker"])
-    for index, (code, _, err) in enumerate(results):
+def test_two_workers_on_loopback_train_one_run_folder_written_by_the_chief_and_resume_it(tmp_path, cancer_raw):
+    # Phase 1 trains one epoch; extending the saved config to two epochs and removing metrics.json
+    # leaves the folder exactly as a run killed after its first epoch, which phase 2 resumes.
+    first = run_two_workers(tmp_path, [CANCER, "--raw-dir", str(cancer_raw), *TINY_TRAINING, "--epochs", "1",
+                                       "--warmup-epochs", "0", "--strategy", "multiworker"])
+    for index, (code, _, err) in enumerate(first):
         assert code == 0, f"worker {index}: {err[-3000:]}"
     run_dir = only_run_folder(tmp_path)
     summary = re.escape(f"run {run_dir.name}: validation auc ")
-    assert all(re.match(summary, out) for _, out, _ in results), [out for _, out, _ in results]
+    assert all(re.match(summary, out) for _, out, _ in first), [out for _, out, _ in first]
+    assert not list((tmp_path / "tmp").iterdir())  # the other worker's scratch folder is gone
+    epoch_one = pd.read_csv(run_dir / "history.csv")
+    config = run_dir / "config.yaml"
+    config.write_text(config.read_text().replace("\nepochs: 1\n", "\nepochs: 2\n"))
+    (run_dir / "metrics.json").unlink()
+
+    second = run_two_workers(tmp_path, [CANCER, "--resume", run_dir.name, "--quiet"])
+    for index, (code, _, err) in enumerate(second):
+        assert code == 0, f"worker {index}: {err[-3000:]}"
+    assert only_run_folder(tmp_path) == run_dir
     metrics = assert_loadable_run(run_dir, replicas=2)
     assert metrics["n_train"] + metrics["n_val"] == 48
-    assert not list((tmp_path / "tmp").iterdir())  # the other worker's scratch folder is gone
+    pd.testing.assert_frame_equal(pd.read_csv(run_dir / "history.csv").iloc[:1], epoch_one)  # epoch 1 kept
+    from kaggle_kit.training.loop import load_model
+
+    # The optimizer continued from the checkpoint: its step count covers both epochs.
+    steps_per_epoch = math.ceil(math.ceil(metrics["n_train"] / 2) / PER_REPLICA_BATCH)  # each worker's shard
+    checkpoint = load_model(run_dir / "checkpoints" / "epoch-0002" / "model.keras")
+    assert int(checkpoint.optimizer.iterations.numpy()) == 2 * steps_per_epoch

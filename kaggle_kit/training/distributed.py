@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 import numpy as np
 
 from kaggle_kit.config import TrainConfig
-from kaggle_kit.errors import ConfigError, TrainingError
+from kaggle_kit.errors import ConfigError, KitError, TrainingError
 from kaggle_kit.fsutil import write_text_atomic
 
 if TYPE_CHECKING:
@@ -195,28 +195,17 @@ def _check_tf_config(raw: str | None) -> None:
 def wants_multiworker(workspace: "Workspace", slug: str, config: TrainConfig | None, resume: str | None) -> bool:
     """Whether ``train()`` takes the multi-worker path.
 
-    A new run: when its config says so. A resumed run: when its saved config
-    says so, or on a non-chief worker (``TF_CONFIG`` task index > 0), which
-    has no run folder and follows the chief.
+    A new run: when its config says so. A resumed run: when ``TF_CONFIG`` is
+    set (the other workers have no run folder to read; the chief checks the
+    run's saved config once the cluster is up, so no worker is left waiting),
+    or else when its saved config says so (a cluster of one).
     """
     from kaggle_kit.runs import Run
 
     if config is not None or resume is None:
         return config is not None and config.strategy == "multiworker"
-    if _is_worker_other_than_chief(os.environ.get("TF_CONFIG")):
-        return True
-    return Run.open(workspace, slug, resume).config.strategy == "multiworker"
-
-
-def _is_worker_other_than_chief(raw: str | None) -> bool:
-    _check_tf_config(raw)
-    if raw is None:
-        return False
-    parsed = json.loads(raw)
-    task, cluster = parsed["task"], parsed["cluster"]
-    if task["type"] == "chief":
-        return False
-    return "chief" in cluster or int(task["index"]) > 0
+    _check_tf_config(os.environ.get("TF_CONFIG"))
+    return "TF_CONFIG" in os.environ or Run.open(workspace, slug, resume).config.strategy == "multiworker"
 
 
 def train_multiworker(
@@ -254,23 +243,38 @@ def train_multiworker(
 def _run_of_this_worker(cluster: Cluster, competition, workspace, config, resume
                         ) -> Iterator[tuple["Run", TrainConfig, bool]]:
     """The chief's run folder (new or resumed), a temporary one on the other workers; config; finished."""
-    from kaggle_kit.runs import CONFIG_FILE, Run, new_run_dir
+    from kaggle_kit.runs import Run
 
     if cluster.is_chief:
-        if resume is not None:
-            run = Run.open(workspace, competition.slug, resume)
-            config = run.config
-        else:
-            run_dir = new_run_dir(workspace, competition.slug, config.model)
-            write_text_atomic(run_dir / CONFIG_FILE, config.to_yaml())
-            run = Run(competition.slug, run_dir.name, run_dir)
+        try:
+            run, config = _chief_run(competition, workspace, config, resume)
+        except KitError as exc:  # tell the others, which would otherwise wait for the chief forever
+            cluster.broadcast_json({"error": str(exc)})
+            raise
         cluster.broadcast_json({"run_id": run.run_id, "config": config.to_dict(), "finished": run.complete})
         yield run, config, run.complete
         return
     shared = cluster.broadcast_json(None)
+    if "error" in shared:
+        raise TrainingError(f"the chief worker stopped: {shared['error']}")
     config = TrainConfig.from_dict(shared["config"], source="the chief worker's config")
     with tempfile.TemporaryDirectory(prefix=f"kit-worker{cluster.worker_index}-") as scratch:
         yield Run(competition.slug, shared["run_id"], Path(scratch)), config, shared["finished"]
+
+
+def _chief_run(competition, workspace, config, resume) -> tuple["Run", TrainConfig]:
+    """The run being resumed, or a new run folder with the config written first (as ``train()``)."""
+    from kaggle_kit.runs import CONFIG_FILE, Run, new_run_dir
+
+    if resume is not None:
+        run = Run.open(workspace, competition.slug, resume)
+        if run.config.strategy != "multiworker":
+            raise ConfigError(f"run {resume} was trained with --strategy {run.config.strategy}, not multiworker; "
+                              "unset TF_CONFIG to resume it on one machine")
+        return run, run.config
+    run_dir = new_run_dir(workspace, competition.slug, config.model)
+    write_text_atomic(run_dir / CONFIG_FILE, config.to_yaml())
+    return Run(competition.slug, run_dir.name, run_dir), config
 
 
 # --- one unit, step by step ---------------------------------------------------------------------
@@ -311,7 +315,7 @@ def fit_unit_multiworker(
             raise TrainingError(
                 f"no epoch of {unit_dir} produced a finite {monitor}; check the labels (both classes in validation?)"
             )
-        model.load_weights(unit_dir / BEST_MODEL)  # every worker saved the same best weights
+        _load_chief_file(cluster, model, unit_dir / BEST_MODEL, with_optimizer=False)
         probs = _predict_probs(model, data.store, data.val_rows, config.batch_size)
     return UnitResult(state=state, val_probs=probs)
 
@@ -321,11 +325,37 @@ def _restore(cluster: Cluster, unit_dir: Path, model) -> "TrainingState":
     from kaggle_kit.training.checkpoints import TrainingState, latest_checkpoint
 
     restored = latest_checkpoint(unit_dir) if cluster.is_chief else None
-    if restored is not None:
-        model.load_weights(restored[0])  # assigns in place: no variable is created, so no collective
+    _load_chief_file(cluster, model, restored[0] if restored else None, with_optimizer=True)
     state = cluster.broadcast_json(restored[1].to_json() if restored is not None else TrainingState().to_json())
-    cluster.sync_variables(list(model.weights) + list(model.optimizer.variables))
     return TrainingState.from_json(state)
+
+
+def _load_chief_file(cluster: Cluster, model, path: Path | None, *, with_optimizer: bool) -> None:
+    """The weights (and optimizer state) the chief has saved in ``path``, on every worker.
+
+    The chief loads the file in a helper thread: strategy scopes are per
+    thread, so its variables are plain ones whose creation starts no
+    collective the other workers would not match. Their values are copied
+    into ``model`` and then sent from the chief to every worker (the others
+    pass ``path=None``: their own files may not exist, e.g. an earlier fold's).
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from kaggle_kit.training.loop import load_model
+
+    def state_of(owner) -> list:
+        return list(owner.weights) + (list(owner.optimizer.variables) if with_optimizer else [])
+
+    variables = state_of(model)
+    if cluster.is_chief and path is not None:
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            saved = state_of(pool.submit(load_model, path).result())
+        if len(saved) != len(variables):
+            raise TrainingError(f"{path} holds {len(saved)} variables, the model {len(variables)}; "
+                                "it is not this run's model: delete it and train again")
+        for variable, value in zip(variables, saved):
+            variable.assign(value.numpy())
+    cluster.sync_variables(variables)
 
 
 def _epochs(cluster: Cluster, stepper: "_Stepper", callbacks: list, config: TrainConfig, fold: int, progress: bool):
