@@ -55,7 +55,7 @@ def pcam_competition():
     )
 
 
-def pcam_config(run: str, epochs: int | None):
+def pcam_config(run: str, overrides: dict[str, Any]):
     from kaggle_kit.competitions.cancer import DEFAULT_RECIPE, NOTEBOOK_RECIPE
     from kaggle_kit.config import layered_config
 
@@ -63,18 +63,15 @@ def pcam_config(run: str, epochs: int | None):
     # The sample is already balanced (48 % tumour) and validated on valid_*: no rebalancing, no cap, no split.
     for key in ("balance", "max_images", "val_fraction"):
         recipe.pop(key, None)
-    overrides = {"epochs": epochs} if epochs else {}
-    if epochs and recipe.get("warmup_epochs", 0) >= epochs:
-        overrides["warmup_epochs"] = 0
     return layered_config("pcam-sample", recipe, "notebook" if run == "baseline" else "default", overrides=overrides)
 
 
-def run_pcam(workspace, run: str, epochs: int | None) -> dict[str, Any]:
+def run_pcam(workspace, run: str, overrides: dict[str, Any]) -> dict[str, Any]:
     from kaggle_kit.data.prepare import PrepareOptions, prepare
     from kaggle_kit.training.loop import UnitData, fit_unit
     from kaggle_kit.training.scoring import score_predictions
 
-    competition, config = pcam_competition(), pcam_config(run, epochs)
+    competition, config = pcam_competition(), pcam_config(run, overrides)
     started = time.perf_counter()
     prepared = prepare(competition, workspace, PrepareOptions.from_config(config), progress=False)
     prepare_seconds = time.perf_counter() - started
@@ -89,7 +86,7 @@ def run_pcam(workspace, run: str, epochs: int | None) -> dict[str, Any]:
     return summary("pcam", run, config, result.state, scores, wall, cpu, prepare_seconds, unit_dir)
 
 
-def run_galaxy(workspace, run: str, epochs: int | None) -> dict[str, Any]:
+def run_galaxy(workspace, run: str, overrides: dict[str, Any]) -> dict[str, Any]:
     from kaggle_kit.competitions import get_competition
     from kaggle_kit.competitions.galaxy import DEFAULT_RECIPE, NOTEBOOK_RECIPE
     from kaggle_kit.config import layered_config
@@ -98,9 +95,8 @@ def run_galaxy(workspace, run: str, epochs: int | None) -> dict[str, Any]:
     competition = get_competition(str(GALAXY_SPEC))
     if run == "baseline":
         recipe = {k: v for k, v in NOTEBOOK_RECIPE.items() if k != "max_images"}
-        config = layered_config(competition.slug, recipe, "notebook", overrides={"epochs": epochs} if epochs else None)
+        config = layered_config(competition.slug, recipe, "notebook", overrides=overrides)
     else:
-        overrides = {"epochs": epochs} if epochs else None
         # The built-in galaxy-zoo-2 default recipe: the sample is the same kind of SDSS cutout.
         config = layered_config(competition.slug, DEFAULT_RECIPE, "default", overrides=overrides)
     started = time.perf_counter()
@@ -117,6 +113,7 @@ def run_galaxy(workspace, run: str, epochs: int | None) -> dict[str, Any]:
 def summary(task, run, config, state, scores, wall, cpu, prepare_seconds, where) -> dict[str, Any]:
     return {
         "task": task, "run": run, "model": config.model, "model_options": dict(config.model_options),
+        "lr": config.lr, "early_stopping_patience": config.early_stopping_patience,
         "image_size": config.image_size, "crop": config.crop, "epochs": state.epochs_done,
         "best_epoch": state.best_epoch, "val_auc": round(scores["val_auc"], 4),
         "val_accuracy": round(scores["val_accuracy"], 4), "train_wall_s": round(time.perf_counter() - wall),
@@ -125,11 +122,33 @@ def summary(task, run, config, state, scores, wall, cpu, prepare_seconds, where)
     }
 
 
+def parse_settings(settings: list[str]) -> dict[str, Any]:
+    """``["epochs=20", "augment.zoom_range=0.1"]`` → ``{"epochs": 20, "augment": {"zoom_range": 0.1}}``."""
+    import yaml
+
+    overrides: dict[str, Any] = {}
+    for item in settings:
+        key, _, value = item.partition("=")
+        target = overrides
+        *parents, leaf = key.split(".")
+        for parent in parents:
+            target = target.setdefault(parent, {})
+        parsed = yaml.safe_load(value)
+        if isinstance(parsed, str):  # YAML 1.1 reads "2e-3" (no dot) as a string
+            try:
+                parsed = float(parsed)
+            except ValueError:
+                pass  # a genuine string value, e.g. optimizer=adam
+        target[leaf] = parsed
+    return overrides
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("task", choices=("pcam", "galaxy"))
     parser.add_argument("--run", action="append", choices=("baseline", "default"), help="repeatable (default: both)")
-    parser.add_argument("--epochs", type=int, help="override the recipe's epochs (quick trials)")
+    parser.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a recipe value (YAML value; augment.NAME for augmentation), repeatable")
     parser.add_argument("--workspace", default="/tmp/kit-bench-quality", help="data and runs go here (reused)")
     parser.add_argument("--results", default=None, help="append each result as a JSON line to this file")
     args = parser.parse_args()
@@ -139,7 +158,7 @@ def main() -> None:
     root = Path(args.workspace)
     workspace = Workspace.resolve(root / "data", root / "runs", root / "submissions")
     for run in args.run or ["baseline", "default"]:
-        result = (run_pcam if args.task == "pcam" else run_galaxy)(workspace, run, args.epochs)
+        result = (run_pcam if args.task == "pcam" else run_galaxy)(workspace, run, parse_settings(args.settings))
         line = json.dumps(result)
         print(line, flush=True)
         if args.results:

@@ -36,14 +36,14 @@ DEFAULT_RECIPE: dict[str, Any] = {
     "image_size": 96,
     "crop": 0.5,  # galaxies sit in the middle of the 424×424 frame
     "model": "kit-resnet",
-    "epochs": 12,
+    "epochs": 25,
     "batch_size": 64,
     "optimizer": "adamw",
-    "lr": 2e-3,
+    "lr": 1e-3,
     "weight_decay": 1e-4,
     "schedule": "cosine",
     "warmup_epochs": 1,
-    "early_stopping_patience": 4,
+    "early_stopping_patience": 0,  # off: validation accuracy plateaus ~10 epochs mid-schedule
     "augment": {"dihedral": True, "rotation_range": 180.0, "zoom_range": 0.1, "fill_mode": "reflect"},
 }
 
