@@ -355,27 +355,13 @@ def build_cache(
     progress: bool,
 ) -> None:
     """Decode train and test into ``build_dir`` and write its indexes, then the manifest last."""
-    from tqdm.auto import tqdm
-
     started = time.monotonic()
     rng = np.random.default_rng(options.seed)
     selected, balance_notes, subsample_note = select_train_rows(tables.train, options, rng)
     test = tables.test.reset_index(drop=True)
-    size, crop = options.image_size, float(options.crop)
-    with tqdm(total=len(selected) + len(test), unit="img", desc=f"prepare {competition.slug}",
-              disable=not progress, leave=False) as bar:
-        jobs = [(build_dir / "train.npy", selected["path"].tolist()), (build_dir / "test.npy", test["path"].tolist())]
-        train_skipped, test_skipped = fill_arrays(jobs, size, crop, workers=workers, progress=bar.update)
-    sync_files(build_dir / "train.npy", build_dir / "test.npy")
-
-    train_index = selected[["id", "label"]].assign(row=np.arange(len(selected)))
-    train_index = train_index[~train_index["row"].isin(list(train_skipped))].reset_index(drop=True)
-    if train_index.empty:
-        first = next(iter(train_skipped.values()), "no rows")
-        raise DataError(
-            f"none of the {len(selected)} training images of {competition.slug} could be decoded "
-            f"(e.g. {first}); check the image files under {Path(selected['path'].iloc[0]).parent}"
-        )
+    train_skipped, test_skipped = decode_splits(build_dir, competition.slug, selected, test, options,
+                                                workers=workers, progress=progress)
+    train_index = readable_train_index(selected, train_skipped, competition.slug)
     class_weight = None
     if options.balance == "oversample":
         train_index, note = oversample(train_index, rng)
@@ -392,7 +378,6 @@ def build_cache(
     write_csv_atomic(build_dir / "train_index.csv", train_index)
     write_csv_atomic(build_dir / "test_index.csv", test_index)
     write_csv_atomic(build_dir / "skipped.csv", skipped)
-
     counts = {
         "train_images": int(len(selected) - len(train_skipped)),
         "train_rows": len(train_index),
@@ -407,8 +392,8 @@ def build_cache(
         "competition": competition.slug,
         "key": key,
         "settings": options.settings(),
-        "image_size": size,
-        "crop": crop,
+        "image_size": options.image_size,
+        "crop": float(options.crop),
         "balance": options.balance,
         "balance_done": balance_notes or ["none"],
         "subsample": subsample_note,
@@ -423,6 +408,35 @@ def build_cache(
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     write_json_atomic(build_dir / MANIFEST, manifest)  # last: its presence means complete
+
+
+def decode_splits(
+    build_dir: Path, slug: str, train: pd.DataFrame, test: pd.DataFrame, options: PrepareOptions,
+    *, workers: int, progress: bool,
+) -> tuple[dict[int, str], dict[int, str]]:
+    """Decode both splits into ``train.npy``/``test.npy`` (one worker pool), flushed to disk;
+    return {row: reason} of the skipped images of each."""
+    from tqdm.auto import tqdm
+
+    jobs = [(build_dir / "train.npy", train["path"].tolist()), (build_dir / "test.npy", test["path"].tolist())]
+    with tqdm(total=len(train) + len(test), unit="img", desc=f"prepare {slug}", disable=not progress,
+              leave=False) as bar:
+        skipped = fill_arrays(jobs, options.image_size, float(options.crop), workers=workers, progress=bar.update)
+    sync_files(*(target for target, _ in jobs))
+    return skipped[0], skipped[1]
+
+
+def readable_train_index(selected: pd.DataFrame, skipped: dict[int, str], slug: str) -> pd.DataFrame:
+    """id, label, row of the training images that decoded; an error when none did."""
+    index = selected[["id", "label"]].assign(row=np.arange(len(selected)))
+    index = index[~index["row"].isin(list(skipped))].reset_index(drop=True)
+    if index.empty:
+        first = next(iter(skipped.values()), "no rows")
+        raise DataError(
+            f"none of the {len(selected)} training images of {slug} could be decoded "
+            f"(e.g. {first}); check the image files under {Path(selected['path'].iloc[0]).parent}"
+        )
+    return index
 
 
 def skipped_table(train: pd.DataFrame, train_skipped: dict[int, str], test: pd.DataFrame,
