@@ -20,7 +20,7 @@ def kit_resnet(
     dropout: float = 0.2,
     bn_momentum: float = 0.9,
 ):
-    """Compact ResNet: conv stem, `stages` stages of `depth` basic blocks (width doubling), pooled logit."""
+    """Compact ResNet, the default: stride-4 stem, stages of basic blocks doubling the width, avg+max pooled logit."""
     import keras
     from keras import layers
 
