@@ -175,6 +175,5 @@ def _write_outputs(run: Run, config: TrainConfig, metric: str, index: pd.DataFra
     }
     write_csv_atomic(run.path / "history.csv", history)
     write_csv_atomic(run.path / "val_predictions.csv", predictions)
-    plot_learning_curves(history, "auc" if metric == "auc" else "accuracy", run.path / "learning_curves.png",
-                         title=f"{run.slug} · {run.run_id}")
+    plot_learning_curves(history, "auc" if metric == "auc" else "accuracy", run.path / "learning_curves.png")
     write_json_atomic(run.path / METRICS_FILE, metrics)  # last: its presence marks the run finished

@@ -116,6 +116,6 @@ def test_learning_curves_png_has_loss_and_metric_panels(tmp_path):
 
     history = pd.DataFrame({"epoch": [1, 2, 3], "loss": [0.7, 0.5, 0.4], "val_loss": [0.69, 0.6, 0.55],
                             "auc": [0.6, 0.8, 0.9], "val_auc": [0.58, 0.7, 0.8]})
-    path = plot_learning_curves(history, "auc", tmp_path / "curves.png", title="t")
+    path = plot_learning_curves(history, "auc", tmp_path / "curves.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert list(tmp_path.iterdir()) == [path]  # no temporary file left behind

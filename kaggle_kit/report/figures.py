@@ -72,6 +72,13 @@ def learning_curves_png(histories: Mapping[str, pd.DataFrame], metrics: Sequence
     return figure_png(figure)
 
 
+def run_curves_png(history: pd.DataFrame, metrics: Sequence[str] | None = None) -> bytes:
+    """One run's history.csv as learning curves: a series per fold when it has folds."""
+    if "fold" in history:
+        return learning_curves_png({f"fold {k}": part for k, part in history.groupby("fold")}, metrics)
+    return learning_curves_png({"run": history}, metrics)
+
+
 def series_colours(count: int) -> list:
     """Distinct colours: matplotlib's 10-colour cycle, or evenly spaced on a colormap for more series."""
     from matplotlib import colormaps

@@ -133,9 +133,7 @@ def _learning_curves(artifacts: RunArtifacts) -> bytes | None:
     history = artifacts.history
     if history is None or history.empty:
         return None
-    if "fold" in history:
-        return figures.learning_curves_png({f"fold {k}": part for k, part in history.groupby("fold")})
-    return figures.learning_curves_png({"run": history})
+    return figures.run_curves_png(history)
 
 
 def _class_names(slug: str) -> tuple[str, str]:
