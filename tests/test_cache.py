@@ -171,3 +171,9 @@ def test_a_closed_store_says_so(tmp_path):
     with pytest.raises(CacheError) as err:
         store.read([0])
     assert str(err.value) == f"{store.path} was closed; open the store again"
+
+
+def test_a_file_whose_extension_lies_is_still_decoded(tmp_path):
+    path = tmp_path / "really-a-png.tif"
+    Image.new("RGB", (4, 4), (1, 2, 3)).save(path, format="PNG")
+    assert decode_image(path, size=4)[0, 0].tolist() == [1, 2, 3]
