@@ -279,6 +279,14 @@ def markdown(results: dict) -> str:
         lines += [f"| {r['size']} | {r['images']:,} | {r['workers']} | {r['plain_images_per_s']:,} | "
                   f"{r['kit_images_per_s']:,} | {r['ratio']}× | {r['plain_cpu_ms']} | {r['kit_cpu_ms']} | "
                   f"{r['idle_ratio']}× | {r['load']:.1f} |" for r in part["rows"]]
+        lines += [
+            "", "The two ratios bracket the truth: the wall ratio moves with other jobs (both contenders see "
+            "the same load, but the pool's two workers share one session's slice), the projection assumes "
+            "free cores. What separates kit from a perfect 2× is its serial part (label tables, fsync, "
+            "indexes: ~0.25 s for 22k images) and the workers' CPU per image, which is at or near the plain "
+            "loop's (kit reads each file whole, opens it with the plugin its extension names, and skips a "
+            "same-size resize).",
+        ]
     if "memory" in results:
         part = results["memory"]
         build, read, size = part["build"], part["read"], part["size"]
