@@ -373,15 +373,15 @@ def train(slug, config_file, recipe, resume, quiet, workspace, **options):
 
     Example: kit train histopathologic-cancer-detection --model kit-resnet --epochs 12 --dihedral
     """
-    from kaggle_kit.runs import summary_line
     from kaggle_kit.train import train as train_model, training_config
+    from kaggle_kit.training.distributed import closing_line
 
     if resume and (config_file or any(value not in (None, ()) for value in options.values())):
         raise click.UsageError("--resume continues with the run's saved config; drop the other training options")
     competition = load_competition(slug)
     config = None if resume else training_config(competition, recipe, config_file, options)
     run = train_model(competition, workspace, config, resume=resume, progress=not quiet)
-    click.echo(summary_line(run))
+    click.echo(closing_line(run))  # the run's summary line (another worker of a multi-worker run: where it is)
 
 
 @cli.command()

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kaggle_kit.training.distributed import histogram_auc, shard_rows
+from kaggle_kit.training.distributed import closing_line, histogram_auc, shard_rows
 
 CANCER = "histopathologic-cancer-detection"
 PER_REPLICA_BATCH = 8
@@ -127,6 +127,14 @@ def test_histogram_auc_matches_the_exact_auc_when_bins_separate_the_scores():
     negatives = np.bincount(bins[labels == 0], minlength=200)
     assert histogram_auc(positives, negatives) == pytest.approx(roc_auc_score(labels, probs))
     assert np.isnan(histogram_auc(positives, np.zeros(200)))
+
+
+def test_a_worker_without_the_chiefs_run_folder_ends_with_where_the_run_is(tmp_path):
+    from kaggle_kit.runs import Run
+
+    line = closing_line(Run(CANCER, "20260101-000000-notebook-cnn", tmp_path / "elsewhere"))
+    assert line == ("run 20260101-000000-notebook-cnn: this worker's share is done; "
+                    "the chief worker (TF_CONFIG index 0) wrote the run folder")
 
 
 # --- real runs ----------------------------------------------------------------------------------

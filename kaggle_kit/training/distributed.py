@@ -221,6 +221,8 @@ def train_multiworker(
     Returns the chief's run; on the other workers, the run of that id in this
     worker's runs folder (the chief's own on a shared disk, absent elsewhere).
     """
+    import tensorflow as tf
+
     from kaggle_kit.runs import Run
     from kaggle_kit.train import prepared_data, train_prepared
 
@@ -229,14 +231,30 @@ def train_multiworker(
         if finished:  # resuming a run that already finished: nothing to do, as train() does
             return run
         prepared = prepared_data(competition, workspace, config, progress and cluster.is_chief)
-        with cluster.strategy.scope():
-            train_prepared(run, config, competition.metric, prepared, progress=progress and cluster.is_chief)
+        try:
+            with cluster.strategy.scope():
+                train_prepared(run, config, competition.metric, prepared, progress=progress and cluster.is_chief)
+        except tf.errors.UnavailableError:  # TensorFlow's heartbeat check: another worker stopped
+            raise TrainingError(
+                f"a worker of TF_CONFIG stopped during run {run.run_id}; restart every worker with "
+                f"`kit train {competition.slug} --resume {run.run_id}`"
+            ) from None
+        cluster.broadcast_json(run.complete)  # a barrier: no worker returns before the chief wrote the run
     if not cluster.is_chief:
         return Run(competition.slug, run.run_id, workspace.runs_root(competition.slug) / run.run_id)
     from kaggle_kit.report import try_write_report
 
     try_write_report(run, workspace)
     return run
+
+
+def closing_line(run: "Run") -> str:
+    """The line ``kit train`` ends with; on a worker that does not see the chief's run folder, where it is."""
+    from kaggle_kit.runs import summary_line
+
+    if run.path.is_dir():
+        return summary_line(run)
+    return f"run {run.run_id}: this worker's share is done; the chief worker (TF_CONFIG index 0) wrote the run folder"
 
 
 @contextlib.contextmanager
