@@ -18,7 +18,7 @@ from PIL import Image
 from _fixtures_demo import CANCER_TEST, GALAXY_UNREADABLE
 from _fixtures_prepare import CANCER, GALAXY, patch_pixels
 from kaggle_kit.cli import cli
-from kaggle_kit.competitions import get_competition
+from kaggle_kit.competitions import LabelOptions, get_competition
 from kaggle_kit.data import PrepareOptions, load_prepared, prepare
 from kaggle_kit.data.prepare import summary_lines
 from kaggle_kit.errors import CacheError, ConfigError, DataError
@@ -219,6 +219,18 @@ def test_generated_galaxy_dataset_prepares_and_lists_its_unreadable_images(galax
     notes = json.loads((workspace_env.labels_dir(GALAXY) / "notes.json").read_text())
     assert len(data.test_index) == notes["test"] and (data.test_index["readable"] == 0).sum() == (skipped["split"] == "test").sum()
     assert data.manifest["counts"]["train_images"] == notes["train"] - (skipped["split"] == "train").sum()
+
+
+def test_galaxy_images_missing_from_the_upload_are_skipped_and_counted(galaxy_raw, workspace_env):
+    raw = workspace_env.raw_dir(GALAXY)
+    shutil.copytree(galaxy_raw, raw)
+    train = get_competition(GALAXY).build_labels(raw, LabelOptions()).train
+    gone = Path(train["path"].iloc[0])
+    gone.unlink()
+    data = run_prepare(workspace_env, slug=GALAXY, image_size=32, crop=0.5)
+    missing = data.skipped[data.skipped["reason"] == "missing file"]
+    assert missing["id"].tolist() == [gone.stem] and missing["split"].tolist() == ["train"]
+    assert json.loads((workspace_env.labels_dir(GALAXY) / "notes.json").read_text())["missing_images"] == 1
 
 
 def test_generated_cancer_competition_prepares_with_the_notebook_balance(cancer_raw, workspace_env):

@@ -59,11 +59,13 @@ def binary_labels(frame: pd.DataFrame, column: str, path: Path) -> pd.Series:
     return values.astype(np.int64)
 
 
-def attach_paths(frame: pd.DataFrame, id_column: str, image_dir: Path, ext: str, table: Path) -> pd.DataFrame:
+def attach_paths(
+    frame: pd.DataFrame, id_column: str, image_dir: Path, ext: str, table: Path, missing_ok: bool = False
+) -> pd.DataFrame:
     """Add a ``path`` column (image_dir/<id><ext>); fail listing ids with no image.
 
-    Images that exist but cannot be decoded are dealt with later, by the cache
-    build, which skips and lists them.
+    With ``missing_ok`` the rows of missing images are kept, to be skipped and
+    listed by the cache build like images that exist but cannot be decoded.
     """
     if not image_dir.is_dir():
         raise DataError(f"image folder {image_dir} not found; check the download or the images path")
@@ -72,7 +74,7 @@ def attach_paths(frame: pd.DataFrame, id_column: str, image_dir: Path, ext: str,
         raise DataError(f"image folder {image_dir} is empty; re-download the data or fix the images path")
     names = frame[id_column].astype(str) + ext
     missing = ~names.isin(present)
-    if missing.any():
+    if missing.any() and not missing_ok:
         examples = ", ".join(names[missing].head(3))
         raise DataError(
             f"{missing.sum()} id(s) in {table} have no image in {image_dir} (e.g. {examples}); "

@@ -10,6 +10,7 @@ the test set never changes, so every run is scored on the same galaxies.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -138,7 +139,10 @@ def build_labels(raw: Path, options: LabelOptions) -> LabelTables:
                 f"{options.min_vote_fraction}; lower it"
             )
         joined, held_out = joined[keep].reset_index(drop=True), held_out[keep]
-    table = attach_paths(joined[["id", "objid", "label"]], "id", found["images"], ".jpg", found["mapping"])
+    # A big upload may lack a few images: their rows reach the cache build, which
+    # lists them in skipped.csv (train) or predicts the prevalence for them (test).
+    table = attach_paths(joined[["id", "objid", "label"]], "id", found["images"], ".jpg", found["mapping"], missing_ok=True)
+    notes["missing_images"] = int(sum(not os.path.exists(path) for path in table["path"]))
     train = table[~held_out].reset_index(drop=True)
     test_rows = table[held_out].reset_index(drop=True)
     sample = pd.DataFrame({"id": test_rows["id"], "label": 0})
