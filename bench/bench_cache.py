@@ -37,11 +37,16 @@ SECTION = "## Prepare: decoded image cache (`bench/bench_cache.py`)"
 
 
 # --- data ---------------------------------------------------------------------------
-def pcam_tiffs(work: Path, count: int) -> list[tuple[str, int, Path]]:
-    """The first ``count`` PCam sample patches as TIFFs (converted once, then reused)."""
+def pcam_tiffs(work: Path, count: int, balanced: bool = False) -> list[tuple[str, int, Path]]:
+    """``count`` PCam sample patches as TIFFs (converted once, then reused): the first ones, or
+    with ``balanced`` a seeded half of each class (the sample's CSV is sorted by label)."""
     import pandas as pd
 
-    labels = pd.read_csv(PCAM / "labels.csv", dtype={"id": str}).head(count)
+    labels = pd.read_csv(PCAM / "labels.csv", dtype={"id": str})
+    if balanced:
+        labels = labels.groupby("label").sample(count // 2, random_state=0).sample(frac=1, random_state=0)
+    else:
+        labels = labels.head(count)
     folder = work / "tiff-source"
     folder.mkdir(parents=True, exist_ok=True)
     out = []

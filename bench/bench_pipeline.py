@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_cache import CANCER, PCAM, read_all, write_competition, write_docs  # noqa: E402
+from bench_cache import CANCER, PCAM, pcam_tiffs, read_all, write_competition, write_docs  # noqa: E402
 
 SECTION = "## Train: input pipeline speed and memory (`bench/bench_pipeline.py`)"
 IMAGE_SIZE = 96
@@ -56,29 +56,10 @@ def prepared_tiffs(work: Path, images: int):
 
     raw = work / "raw"
     if not (raw / "train_labels.csv").is_file() or len(list((raw / "train").iterdir())) != images:
-        write_competition(raw, balanced_tiffs(work, images), n_train=images, n_test=8)
+        write_competition(raw, pcam_tiffs(work, images, balanced=True), n_train=images, n_test=8)
     workspace = Workspace.resolve(data_dir=work / "data", runs_dir=work / "runs", raw_dir=raw)
     options = PrepareOptions(image_size=IMAGE_SIZE)
     return prepare(get_competition(CANCER), workspace, options, progress=False), raw
-
-
-def balanced_tiffs(work: Path, count: int) -> list[tuple[str, int, Path]]:
-    """``count`` PCam sample patches, half of each class (the sample's CSV is sorted by label), as TIFFs."""
-    import pandas as pd
-    from PIL import Image
-
-    labels = pd.read_csv(PCAM / "labels.csv", dtype={"id": str})
-    chosen = labels.groupby("label").sample(count // 2, random_state=0).sample(frac=1, random_state=0)
-    folder = work / "tiff-source"
-    folder.mkdir(parents=True, exist_ok=True)
-    out = []
-    for image_id, label in zip(chosen["id"], chosen["label"]):
-        target = folder / f"{image_id}.tif"
-        if not target.exists():
-            with Image.open(PCAM / "images" / f"{image_id}.jpg") as image:
-                image.convert("RGB").save(target, format="TIFF")
-        out.append((image_id, int(label), target))
-    return out
 
 
 # --- 1: augmented batches per second ---------------------------------------------------------
