@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_cache import CANCER, PCAM, pcam_tiffs, read_all, write_competition, write_docs  # noqa: E402
+from bench_cache import CANCER, pcam_tiffs, read_all, write_competition, write_docs  # noqa: E402
 
 SECTION = "## Train: input pipeline speed and memory (`bench/bench_pipeline.py`)"
 IMAGE_SIZE = 96
