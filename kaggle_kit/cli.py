@@ -17,6 +17,7 @@ from pathlib import Path
 import click
 
 from kaggle_kit import __version__
+from kaggle_kit.config import BALANCE_CHOICES, FILL_MODES, MIXED_PRECISION, OPTIMIZERS, SCHEDULES, STRATEGIES
 from kaggle_kit.errors import KitError
 
 
@@ -149,7 +150,7 @@ def models(names):
 @competition_argument
 @click.option("--image-size", type=int, help="Side of the cached square images (default: the recipe's).")
 @click.option("--crop", type=float, help="Central fraction of the frame kept before resizing, 0.05-1.")
-@click.option("--balance", type=click.Choice(["none", "undersample", "oversample", "class-weight"]),
+@click.option("--balance", type=click.Choice(BALANCE_CHOICES),
               help="Rebalance the training rows (default: the recipe's).")
 @click.option("--min-vote-fraction", type=float, help="Galaxy Zoo 2: keep galaxies whose winning vote is at least this.")
 @click.option("--max-images", type=int, help="Stratified, seeded subsample of the training rows.")
@@ -324,22 +325,22 @@ TRAIN_OPTIONS = [
     click.option("--weights", type=click.Choice(["imagenet"]), help="Pretrained keras.applications weights (downloads)."),
     click.option("--image-size", type=int, help="Side of the square input images."),
     click.option("--crop", type=float, help="Central fraction of the frame kept before resizing, 0.05-1."),
-    click.option("--balance", type=click.Choice(["none", "undersample", "oversample", "class-weight"])),
+    click.option("--balance", type=click.Choice(BALANCE_CHOICES)),
     click.option("--max-images", type=int, help="Train on a stratified subsample (quick trials)."),
     click.option("--val-fraction", type=float, help="Stratified hold-out fraction."),
     click.option("--folds", type=int, help="Stratified K-fold instead of a hold-out (out-of-fold predictions, CV score)."),
     click.option("--epochs", type=int),
     click.option("--batch-size", type=int),
     click.option("--lr", type=float, help="Learning rate."),
-    click.option("--optimizer", type=click.Choice(["adam", "adamw", "rmsprop", "sgd"])),
+    click.option("--optimizer", type=click.Choice(OPTIMIZERS)),
     click.option("--weight-decay", type=float),
-    click.option("--schedule", type=click.Choice(["constant", "cosine", "plateau"])),
+    click.option("--schedule", type=click.Choice(SCHEDULES)),
     click.option("--warmup-epochs", type=int),
     click.option("--label-smoothing", type=float),
     click.option("--patience", "early_stopping_patience", type=int, help="Early-stopping patience in epochs (0: off)."),
     click.option("--seed", type=int, help="Seed of the split, initialisation, shuffling and augmentation."),
-    click.option("--mixed-precision", type=click.Choice(["auto", "on", "off"])),
-    click.option("--strategy", type=click.Choice(["auto", "none", "mirrored", "multiworker"]),
+    click.option("--mixed-precision", type=click.Choice(MIXED_PRECISION)),
+    click.option("--strategy", type=click.Choice(STRATEGIES),
                  help="tf.distribute: mirrored = this machine's GPUs; multiworker = the machines in TF_CONFIG."),
     click.option("--rotation-range", type=float, help="Degrees."),
     click.option("--width-shift-range", type=float, help="Fraction of the width."),
@@ -352,7 +353,7 @@ TRAIN_OPTIONS = [
     click.option("--brightness-range", type=float, nargs=2, default=None, metavar="LOW HIGH",
                  help="Brightness multiplier range, e.g. 0.9 1.1."),
     click.option("--contrast-range", type=float, help="Contrast change by up to this fraction."),
-    click.option("--fill-mode", type=click.Choice(["reflect", "constant", "nearest", "wrap"])),
+    click.option("--fill-mode", type=click.Choice(FILL_MODES)),
 ]
 
 
