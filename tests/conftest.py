@@ -6,16 +6,14 @@ import os
 
 import pytest
 
-from _fixtures_prepare import *  # noqa: F401,F403
-
-from _fixtures_kaggle import *  # noqa: F401,F403
-
 from _fixtures_demo import *  # noqa: F401,F403
+from _fixtures_kaggle import *  # noqa: F401,F403
 from _fixtures_predict import *  # noqa: F401,F403
+from _fixtures_prepare import *  # noqa: F401,F403
 from _fixtures_runs import *  # noqa: F401,F403
 from _fixtures_train import *  # noqa: F401,F403
 
-# Quiet TensorFlow's C++ logging and keep it off any GPU a developer machine has.
+# Quiet TensorFlow's C++ start-up logging in test output.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
