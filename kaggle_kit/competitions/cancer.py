@@ -16,7 +16,7 @@ REQUIRED = ("train", "test", "train_labels.csv", "sample_submission.csv")
 DEFAULT_RECIPE: dict[str, Any] = {
     "image_size": 96,
     "model": "kit-resnet",
-    "epochs": 8,
+    "epochs": 14,
     "batch_size": 64,
     "optimizer": "adamw",
     "lr": 2e-3,
