@@ -184,3 +184,12 @@ def test_kit_models_rejects_an_unknown_name():
     result = CliRunner().invoke(cli, ["models", "--only", "nope"])
     assert result.exit_code == 1
     assert result.output == f"Error: unknown model 'nope'; choose one of: {', '.join(list_models())}\n"
+
+
+def test_an_input_too_small_for_the_model_is_a_clear_config_error():
+    with pytest.raises(ConfigError) as error:
+        create_model("notebook-cnn", (16, 16, 3))
+    assert str(error.value) == (
+        "model 'notebook-cnn' cannot be built for 16×16 images: its layers shrink them to nothing; "
+        "use a larger --image-size"
+    )

@@ -93,7 +93,18 @@ def create_model(name: str, input_shape: tuple[int, int, int], **options: Any) -
         raise ConfigError(
             f"model '{name}' has no option(s) {', '.join(unknown)}; valid options are {valid}"
         )
-    return info.builder(_check_shape(name, input_shape), **options)
+    shape = _check_shape(name, input_shape)
+    try:
+        return info.builder(shape, **options)
+    except ValueError as exc:
+        # Keras reports a too-small input as a shape error deep inside a layer
+        # (e.g. a pooling window larger than what is left of the image).
+        if "negative" in str(exc) or "zero" in str(exc):
+            raise ConfigError(
+                f"model '{name}' cannot be built for {shape[0]}×{shape[1]} images: its layers shrink them to "
+                "nothing; use a larger --image-size"
+            ) from None
+        raise
 
 
 def count_params(name: str, input_shape: tuple[int, int, int] | None = None, **options: Any) -> int:
