@@ -304,14 +304,17 @@ def submissions(slug):
 
 def _key_value(ctx, param, values):
     """--model-option KEY=VALUE (repeatable) → {KEY: YAML-parsed VALUE}."""
-    import yaml
+    from kaggle_kit.yamlfile import parse_value
 
     options = {}
     for item in values:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise click.BadParameter(f"'{item}' is not KEY=VALUE", ctx=ctx, param=param)
-        options[key.strip().replace("-", "_")] = yaml.safe_load(value)
+        try:
+            options[key.strip().replace("-", "_")] = parse_value(value, source=key)
+        except KitError as exc:
+            raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
     return options or None
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from kaggle_kit.errors import ConfigError
+from kaggle_kit.yamlfile import read_mapping
 
 BALANCE_CHOICES = ("none", "undersample", "oversample", "class-weight")
 FILL_MODES = ("reflect", "constant", "nearest", "wrap")
@@ -119,23 +120,8 @@ class TrainConfig:
 
 
 def read_config_file(path: str | Path) -> dict[str, Any]:
-    """Read a YAML mapping; a clear error names the file when it is not one."""
-    import yaml
-
-    path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"config file {path} not found; check the path given to --config")
-    except yaml.YAMLError as exc:
-        line = getattr(getattr(exc, "problem_mark", None), "line", None)
-        where = f" line {line + 1}" if line is not None else ""
-        raise ConfigError(f"config file {path}{where} is not valid YAML; fix the syntax there")
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"config file {path} must hold a mapping of option: value")
-    return data
+    """Read a YAML mapping of options (``yamlfile``: no aliases, YAML 1.2 numbers, bounded size)."""
+    return read_mapping(path, kind="config file", missing_fix="check the path given to --config")
 
 
 def merge(base: TrainConfig, changes: Mapping[str, Any], source: str) -> TrainConfig:

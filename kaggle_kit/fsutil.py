@@ -9,9 +9,12 @@ import contextlib
 import json
 import os
 import shutil
+import stat
 import tempfile
 from pathlib import Path
-from typing import Iterator
+from typing import BinaryIO, Iterator
+
+from kaggle_kit.errors import DataError
 
 
 @contextlib.contextmanager
@@ -71,3 +74,38 @@ def write_csv_atomic(target: str | os.PathLike, frame) -> None:
     """Write a pandas DataFrame as CSV (no index), atomically."""
     with atomic_path(target) as tmp:
         frame.to_csv(tmp, index=False)
+
+
+def file_kind(mode: int) -> str | None:
+    """What a non-regular file is ("a FIFO", "a folder"...), or None for a regular file."""
+    if stat.S_ISREG(mode):
+        return None
+    kinds = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"),
+             (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
+    return next((word for test, word in kinds if test(mode)), "not a regular file")
+
+
+def open_regular(path: str | os.PathLike) -> BinaryIO:
+    """Open a file for reading in binary; never blocks on a FIFO or device.
+
+    Opened non-blocking, so a FIFO (or a device) named like a data file returns at once
+    and is refused with ``DataError`` ("<path> is a FIFO (named pipe), not a file") instead
+    of waiting forever for a writer. ``FileNotFoundError``/``PermissionError`` pass through.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        kind = file_kind(os.fstat(fd).st_mode)
+        if kind is not None:
+            raise DataError(f"{path} is {kind}, not a file; point at a regular file")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_regular_file(path: str | os.PathLike, limit: int) -> bytes | None:
+    """The bytes of a regular file (see ``open_regular``), or None when it is larger than ``limit``."""
+    with open_regular(path) as handle:
+        data = handle.read(limit + 1)
+    return None if len(data) > limit else data

@@ -37,6 +37,7 @@ from kaggle_kit.competitions._tables import (
     read_table,
 )
 from kaggle_kit.errors import ConfigError, DataError
+from kaggle_kit.yamlfile import read_mapping
 
 REQUIRED_KEYS = ("slug", "images", "labels")
 KNOWN_KEYS = {
@@ -59,26 +60,7 @@ GENERIC_RECIPE: dict[str, Any] = {
 
 
 def read_spec(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise ConfigError(f"custom competition file {path} not found; check the path")
-    text = path.read_text(encoding="utf-8")
-    if path.suffix == ".toml":
-        import tomllib
-
-        try:
-            spec = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path} is not valid TOML ({exc}); fix the syntax")
-    else:
-        import yaml
-
-        try:
-            spec = yaml.safe_load(text)
-        except yaml.YAMLError:
-            raise ConfigError(f"{path} is not valid YAML; fix the syntax")
-    if not isinstance(spec, dict):
-        raise ConfigError(f"{path} must hold a mapping of key: value (slug, images, labels, ...)")
-    return spec
+    return read_mapping(path, kind="custom competition file")
 
 
 def load_custom_competition(path: str | Path) -> Competition:
