@@ -1,11 +1,15 @@
-"""Atomic file writes: a temporary file beside the target, renamed into place.
+"""Atomic, durable file writes and the one file-lock helper.
 
-A crash or Ctrl-C mid-write leaves the old file (or none), never a half-written one.
+A write goes to a temporary file beside the target, is fsynced, renamed into
+place, and the folder is fsynced: a crash, Ctrl-C or power cut mid-write leaves
+the old file (or none), never a half-written one, and a file that is there after
+the write returned survives a power cut ("written last" markers rely on it).
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import shutil
@@ -16,38 +20,51 @@ from typing import BinaryIO, Iterator
 
 from kaggle_kit.errors import DataError
 
+PARTIAL_SUFFIX = ".partial"  # atomic_dir's temporary folders: `.<name>.<random>.partial`
+TEMP_SUFFIXES = (".tmp", ".keras")  # atomic_path's temporary files: `.<name>.<random><suffix>`
+
 
 @contextlib.contextmanager
-def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside ``target``; rename it onto ``target`` on success.
+def atomic_path(target: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Path]:
+    """Yield a temporary path beside ``target``; fsync it and rename it onto ``target`` on success.
+
+    ``suffix`` is the temporary name's ending, for writers that insist on one (Keras: ``.keras``).
 
     >>> with atomic_path("out.csv") as tmp:
     ...     df.to_csv(tmp, index=False)
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix, dir=target.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     try:
         yield tmp
+        fsync_file(tmp)
         os.replace(tmp, target)
+        fsync_dir(target.parent)
     finally:
         if tmp.exists():
             tmp.unlink()
 
 
 @contextlib.contextmanager
-def atomic_dir(target: str | os.PathLike) -> Iterator[Path]:
+def atomic_dir(target: str | os.PathLike, *, durable: bool = False) -> Iterator[Path]:
     """Yield a temporary folder beside ``target``; rename it onto ``target`` on success.
 
     An existing ``target`` is replaced only once the new folder is complete.
+    ``durable`` fsyncs every file in it first (checkpoints; not for bulk data).
+    A kill leaves a hidden ``.<name>.*.partial`` folder: :func:`remove_stale_partials`.
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=PARTIAL_SUFFIX, dir=target.parent))
     try:
         yield tmp
+        if durable:
+            for path in sorted(tmp.rglob("*")):
+                if path.is_file():
+                    fsync_file(path)
         if target.exists():
             old = target.with_name(f".{target.name}.old")
             shutil.rmtree(old, ignore_errors=True)
@@ -56,14 +73,83 @@ def atomic_dir(target: str | os.PathLike) -> Iterator[Path]:
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, target)
+        if durable:
+            fsync_dir(target.parent)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+def remove_stale_partials(folder: str | os.PathLike) -> list[Path]:
+    """Remove what killed writers left in ``folder``: ``atomic_dir`` folders (``.*.partial``,
+    ``.*.old``) and ``atomic_path`` files. Call only while no other writer can be at work there
+    (under its lock); returns what was removed."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    removed = []
+    for path in sorted(folder.glob(".*")):
+        if path.is_dir() and path.name.endswith((PARTIAL_SUFFIX, ".old")):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+        elif path.is_file() and path.name.count(".") >= 3 and path.name.endswith(TEMP_SUFFIXES):
+            path.unlink(missing_ok=True)  # `.<name>.<random><suffix>` from atomic_path
+            removed.append(path)
+    return removed
+
+
+def fsync_file(path: str | os.PathLike) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_dir(folder: str | os.PathLike) -> None:
+    """Make a rename in ``folder`` durable (a no-op where folders cannot be opened)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some file systems refuse fsync on a folder; the rename itself is still atomic
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def locked(lock_file: str | os.PathLike, *, wait: bool = True) -> Iterator[bool]:
+    """Hold an exclusive ``flock`` on ``lock_file`` (created if needed).
+
+    With ``wait=False`` it yields ``False`` at once when another process holds
+    the lock, instead of waiting. The kernel drops the lock when its holder dies,
+    even by SIGKILL, so a killed process never leaves a stale lock behind.
+    """
+    lock_file = Path(lock_file)
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_file, "a+") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
 def write_text_atomic(target: str | os.PathLike, text: str) -> None:
     with atomic_path(target) as tmp:
         tmp.write_text(text, encoding="utf-8")
+
+
+def write_bytes_atomic(target: str | os.PathLike, data: bytes) -> None:
+    with atomic_path(target) as tmp:
+        tmp.write_bytes(data)
 
 
 def write_json_atomic(target: str | os.PathLike, data) -> None:
