@@ -136,11 +136,12 @@ def compiled(model_name: str, seed: int):
     import keras
 
     from kaggle_kit.config import TrainConfig
-    from kaggle_kit.training.loop import build_compiled_model
+    from kaggle_kit.training.model import build_compiled_model
+    from kaggle_kit.training.task import make_task
 
     keras.utils.set_random_seed(seed)
     return build_compiled_model(TrainConfig(competition=CANCER, model=model_name, image_size=IMAGE_SIZE),
-                                (IMAGE_SIZE, IMAGE_SIZE, 3))
+                                make_task("auc"), (IMAGE_SIZE, IMAGE_SIZE, 3))
 
 
 def images_per_second_from_cache(prepared, model_name: str, epochs: int) -> float:

@@ -68,8 +68,11 @@ def pcam_config(run: str, overrides: dict[str, Any]):
 
 def run_pcam(workspace, run: str, overrides: dict[str, Any]) -> dict[str, Any]:
     from kaggle_kit.data.prepare import PrepareOptions, prepare
-    from kaggle_kit.training.loop import UnitData, fit_unit
+    from kaggle_kit.runfolder import UnitFolder
+    from kaggle_kit.train import engine_for
+    from kaggle_kit.training.engine import UnitData, fit_unit
     from kaggle_kit.training.scoring import score_predictions
+    from kaggle_kit.training.task import make_task
 
     competition, config = pcam_competition(), pcam_config(run, overrides)
     started = time.perf_counter()
@@ -81,7 +84,7 @@ def run_pcam(workspace, run: str, overrides: dict[str, Any]) -> dict[str, Any]:
     data = UnitData(prepared.train_store(), rows[~held_out], labels[~held_out], rows[held_out], labels[held_out])
     unit_dir = Path(workspace.runs_root("pcam-sample")) / f"{run}-{config.digest()}-{int(time.time())}"
     wall, cpu = time.perf_counter(), time.process_time()
-    result = fit_unit(unit_dir, config, "auc", data, progress=False)
+    result = fit_unit(UnitFolder(unit_dir), config, make_task("auc"), data, engine_for(config), progress=False)
     scores = score_predictions(labels[held_out], result.val_probs)
     return summary("pcam", run, config, result.state, scores, wall, cpu, prepare_seconds, unit_dir)
 

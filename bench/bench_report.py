@@ -92,7 +92,7 @@ def measure_report(work: Path, images: int, image_size: int, repeats: int) -> di
 
 def measure_plots(sizes: list[int], repeats: int) -> list[dict]:
     """ROC, calibration and confusion matrix alone, on synthetic validation sets."""
-    from kaggle_kit.report import figures
+    from kaggle_kit import figures
 
     rows = []
     for size in sizes:

@@ -19,6 +19,7 @@ import click
 from kaggle_kit import __version__
 from kaggle_kit.config import BALANCE_CHOICES, FILL_MODES, MIXED_PRECISION, OPTIMIZERS, SCHEDULES, STRATEGIES
 from kaggle_kit.errors import KitError
+from kaggle_kit.tables import FORMATS
 
 
 class KitGroup(click.Group):
@@ -50,6 +51,12 @@ def workspace_options(command):
         return command(*args, workspace=workspace, **kwargs)
 
     return wrapper
+
+
+def format_option(command):
+    """--format table|json|csv of the listing commands (JSON and CSV for scripts and notebooks)."""
+    return click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
+                        help="Output: an aligned table, or JSON / CSV for scripts.")(command)
 
 
 def competition_argument(command):
@@ -377,8 +384,8 @@ def train(slug, config_file, recipe, resume, quiet, workspace, **options):
 
     Example: kit train histopathologic-cancer-detection --model kit-resnet --epochs 12 --dihedral
     """
+    from kaggle_kit.runs import closing_line
     from kaggle_kit.train import train as train_model, training_config
-    from kaggle_kit.training.distributed import closing_line
 
     if resume and (config_file or any(value not in (None, ()) for value in options.values())):
         raise click.UsageError("--resume continues with the run's saved config; drop the other training options")
@@ -391,20 +398,23 @@ def train(slug, config_file, recipe, resume, quiet, workspace, **options):
 @cli.command()
 @competition_argument
 @workspace_options
-def runs(slug, workspace):
+@format_option
+def runs(slug, workspace, fmt):
     """List the training runs of a competition with their model, size, score and epochs.
 
-    Example: kit runs histopathologic-cancer-detection
+    Example: kit runs histopathologic-cancer-detection --format json
     """
-    from kaggle_kit.runs import list_runs, runs_table
+    from kaggle_kit.runs import list_runs, summarize_runs
 
     competition = load_competition(slug)
     found = list_runs(workspace, competition.slug)
-    if not found:
+    if not found and fmt == "table":
         click.echo(f"No runs of {competition.slug} in {workspace.runs_root(competition.slug)}; start one with `kit train {slug}`")
         return
-    for line in runs_table(found):
-        click.echo(line)
+    listing = summarize_runs(found)
+    for warning in listing.skipped:
+        click.echo(f"Warning: {warning}", err=True)
+    click.echo(listing.render(fmt))
 
 
 @cli.command()

@@ -95,7 +95,7 @@ def credentials_check() -> Check:
 def tensorflow_checks() -> list[Check]:
     import tensorflow as tf
 
-    from kaggle_kit.training.loop import gpu_count
+    from kaggle_kit.training.model import gpu_count
 
     gpus = gpu_count()
     gpu_detail = f"{gpus} GPU(s)" if gpus else "none: training runs on the CPU"

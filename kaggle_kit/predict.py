@@ -21,13 +21,14 @@ import numpy as np
 
 from kaggle_kit.errors import SubmissionError, UnknownNameError
 from kaggle_kit.fsutil import write_csv_atomic
+from kaggle_kit.runfolder import check_run_id, load_model, test_predictions_name
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from kaggle_kit.competitions import Competition
     from kaggle_kit.paths import Workspace
-    from kaggle_kit.runs import Run
+    from kaggle_kit.runfolder import RunFolder
 
 # Views per TTA mode, as indices of ``data.augment.dihedral_transform`` (the augmenter's numbering):
 # 0 identity, 4 left-right flip, 6 up-down flip (flip + half turn), 2 half turn (both flips).
@@ -57,8 +58,11 @@ def predict(
     frames = [run_probabilities(competition, workspace, run_id, run, views, batch_size, progress)
               for run_id, run in runs.items()]
     averaged = average_members(frames, list(runs))
+    if len(runs) == 1:
+        (run,) = runs.values()
+        return run.write_test_predictions(averaged, tta)
     target = predictions_path(workspace, competition.slug, run_ids, tta)
-    write_csv_atomic(target, averaged)
+    write_csv_atomic(target, averaged)  # an ensemble's folder: not a run, no run folder to own it
     return target
 
 
@@ -87,9 +91,7 @@ def canonical_run_ids(run_ids: Sequence[str]) -> list[str]:
     if not unique:
         raise SubmissionError("no run given; pass --run RUN (repeat it to average several runs)")
     for run_id in unique:
-        # A run id names a folder under runs/<slug>/, never a path out of it.
-        if not run_id or "/" in run_id or "\\" in run_id or run_id.startswith("."):
-            raise SubmissionError(f"'{run_id}' is not a run id; pass the name of a folder in runs/<slug>/ (see 'kit runs')")
+        check_run_id(run_id)  # a folder under runs/<slug>/, never a path out of it
     return unique
 
 
@@ -115,21 +117,21 @@ def predictions_path(workspace: "Workspace", slug: str, run_ids: Sequence[str], 
     ids = canonical_run_ids(run_ids)
     root = workspace.runs_root(slug)
     folder = root / ids[0] if len(ids) == 1 else root / ENSEMBLES_FOLDER / ensemble_name(ids)
-    return folder / ("test_predictions.csv" if tta == "none" else f"test_predictions-{tta}.csv")
+    return folder / test_predictions_name(tta)
 
 
-def open_runs(workspace: "Workspace", slug: str, run_ids: Sequence[str]) -> dict[str, "Run"]:
-    """The runs by id, all of this competition (``Run.open`` looks only under ``runs/<slug>/``)."""
-    from kaggle_kit.runs import Run
+def open_runs(workspace: "Workspace", slug: str, run_ids: Sequence[str]) -> dict[str, "RunFolder"]:
+    """The runs by id, all of this competition (``RunFolder.open`` looks only under ``runs/<slug>/``)."""
+    from kaggle_kit.runfolder import RunFolder
 
-    return {run_id: Run.open(workspace, slug, run_id) for run_id in canonical_run_ids(run_ids)}
+    return {run_id: RunFolder.open(workspace, slug, run_id) for run_id in canonical_run_ids(run_ids)}
 
 
 def run_probabilities(
     competition: "Competition",
     workspace: "Workspace",
     run_id: str,
-    run: "Run",
+    run: "RunFolder",
     views: tuple[int, ...],
     batch_size: int | None = None,
     progress: bool = True,
@@ -193,18 +195,6 @@ def tta_forward(model, views: tuple[int, ...]):
         return tf.reduce_mean(per_view, axis=0)
 
     return forward
-
-
-def load_model(path: Path):
-    """A saved ``.keras`` model, without its optimizer (prediction needs none)."""
-    import keras
-
-    import kaggle_kit.models  # noqa: F401  (registers the zoo's custom layers for deserialisation)
-
-    try:
-        return keras.saving.load_model(path, compile=False)
-    except (OSError, ValueError) as exc:
-        raise SubmissionError(f"cannot load model {path} ({type(exc).__name__}: {exc}); retrain the run") from None
 
 
 def average_members(frames: list["pd.DataFrame"], run_ids: list[str]) -> "pd.DataFrame":

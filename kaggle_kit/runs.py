@@ -1,88 +1,29 @@
-"""Run folders: ``runs/<slug>/<run-id>/``, one per ``kit train``.
+"""The runs of a competition: listing, the latest finished run, the lines ``kit runs`` and ``kit train`` print.
 
-A run folder holds ``config.yaml`` (written first: the run can be resumed or
-reproduced from it), ``best.keras`` (or ``fold-<k>/best.keras``), the resumable
-``checkpoints/``, ``history.csv``, ``val_predictions.csv``,
-``learning_curves.png`` and ``metrics.json`` (written last: its presence means
-the run finished).
+One run's files are read and written by :class:`kaggle_kit.runfolder.RunFolder`.
 
 >>> run = latest_run(workspace, "histopathologic-cancer-detection")
->>> run.metrics["score"], run.model_paths()
+>>> summary_line(run)
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
-from datetime import datetime, timezone
-from pathlib import Path
-from typing import Any
+from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime
 
-from kaggle_kit.config import TrainConfig
-from kaggle_kit.errors import RunNotFoundError
+from kaggle_kit.errors import KitError, RunNotFoundError
 from kaggle_kit.paths import Workspace
-
-CONFIG_FILE = "config.yaml"
-METRICS_FILE = "metrics.json"
-BEST_MODEL = "best.keras"
-RUN_ID_TIME = "%Y%m%d-%H%M%S"
+from kaggle_kit.runfolder import RUN_ID_TIME, RunFolder, run_ids
+from kaggle_kit.tables import Column, column, render
 
 
-@dataclass(frozen=True)
-class Run:
-    """One run folder."""
-
-    slug: str
-    run_id: str
-    path: Path
-
-    @classmethod
-    def open(cls, workspace: Workspace, slug: str, run_id: str) -> "Run":
-        """The run ``run_id`` of ``slug``; :class:`RunNotFoundError` when it does not exist."""
-        path = workspace.runs_root(slug) / run_id
-        if not (path / CONFIG_FILE).is_file():
-            known = ", ".join(r.run_id for r in list_runs(workspace, slug)[-5:]) or "none yet"
-            raise RunNotFoundError(
-                f"no run '{run_id}' of {slug} in {workspace.runs_root(slug)} (recent: {known}); see `kit runs {slug}`"
-            )
-        return cls(slug, run_id, path)
-
-    @property
-    def config(self) -> TrainConfig:
-        return TrainConfig.from_yaml(self.path / CONFIG_FILE)
-
-    @property
-    def complete(self) -> bool:
-        return (self.path / METRICS_FILE).is_file()
-
-    @property
-    def metrics(self) -> dict[str, Any] | None:
-        """``metrics.json``, or ``None`` while the run is unfinished."""
-        if not self.complete:
-            return None
-        return json.loads((self.path / METRICS_FILE).read_text(encoding="utf-8"))
-
-    def model_paths(self) -> list[Path]:
-        """The best model of the run (one per fold with ``--folds``)."""
-        single = self.path / BEST_MODEL
-        paths = [single] if single.is_file() else sorted(self.path.glob(f"fold-*/{BEST_MODEL}"))
-        if not paths:
-            raise RunNotFoundError(
-                f"run {self.run_id} has no {BEST_MODEL} in {self.path}; finish it with "
-                f"`kit train {self.slug} --resume {self.run_id}`"
-            )
-        return paths
-
-
-def list_runs(workspace: Workspace, slug: str) -> list[Run]:
+def list_runs(workspace: Workspace, slug: str) -> list[RunFolder]:
     """Every run folder of ``slug`` (finished or not), oldest first."""
     root = workspace.runs_root(slug)
-    if not root.is_dir():
-        return []
-    return [Run(slug, p.name, p) for p in sorted(root.iterdir()) if (p / CONFIG_FILE).is_file()]
+    return [RunFolder(slug, run_id, root / run_id) for run_id in run_ids(root)]
 
 
-def latest_run(workspace: Workspace, slug: str) -> Run:
+def latest_run(workspace: Workspace, slug: str) -> RunFolder:
     """The newest finished run of ``slug``."""
     finished = [run for run in list_runs(workspace, slug) if run.complete]
     if not finished:
@@ -90,66 +31,68 @@ def latest_run(workspace: Workspace, slug: str) -> Run:
     return finished[-1]
 
 
-def new_run_dir(workspace: Workspace, slug: str, model: str, now: datetime | None = None) -> Path:
-    """Create ``runs/<slug>/<time>-<model>`` (``-2``, ``-3``… when taken) and return it."""
-    now = now or datetime.now(timezone.utc)
-    return create_unique_dir(workspace.runs_root(slug), f"{now.strftime(RUN_ID_TIME)}-{model}")
-
-
-def create_unique_dir(root: Path, base: str) -> Path:
-    """Create ``root/base`` (``base-2``, ``base-3``… when taken) and return it; run and sweep folders use it."""
-    root.mkdir(parents=True, exist_ok=True)
-    for attempt in range(1, 1000):
-        path = root / (base if attempt == 1 else f"{base}-{attempt}")
-        try:
-            path.mkdir()  # atomic: two runs started in the same second get different folders
-            return path
-        except FileExistsError:
-            continue
-    raise RunNotFoundError(f"could not create a run folder under {root}: too many runs named {base}")
-
-
 @dataclass(frozen=True)
 class RunSummary:
-    """One line of ``kit runs``."""
+    """One row of ``kit runs``."""
 
     run_id: str
     model: str
     image_size: int
     metric: str
     score: float | None
-    epochs: str  # "best/run", or "unfinished"
-    date: str
+    best_epoch: int | None
+    epochs_run: int | None
+    finished: bool
+    date: str  # "YYYY-MM-DD HH:MM" from the run id, or "-"
 
 
-def summarize_runs(runs: list[Run]) -> list[RunSummary]:
-    rows = []
+@dataclass(frozen=True)
+class RunListing:
+    """``kit runs``: the readable runs, and one warning per run that could not be read (skipped)."""
+
+    rows: list[RunSummary]
+    skipped: list[str] = field(default_factory=list)
+
+    def render(self, fmt: str = "table") -> str:
+        """The rows as ``kit runs --format`` prints them."""
+        return render([asdict(row) for row in self.rows], fmt, keys=[f.name for f in fields(RunSummary)],
+                      columns=RUN_COLUMNS)
+
+
+RUN_COLUMNS = [
+    column("run_id", "run"),
+    column("model"),
+    column("image_size", "size"),
+    Column("score", lambda r: f"{r['metric']} {r['score']:.4f}" if r["finished"] else "-"),
+    Column("epochs", lambda r: f"{r['best_epoch']}/{r['epochs_run']}" if r["finished"] else "unfinished"),
+    column("date"),
+]
+
+
+def summarize_runs(runs: list[RunFolder]) -> RunListing:
+    """A row per run; a run whose ``config.yaml`` or ``metrics.json`` cannot be read is skipped with a warning."""
+    rows, skipped = [], []
     for run in runs:
-        config, metrics = run.config, run.metrics
+        try:
+            config, metrics = run.config, run.metrics
+        except KitError as exc:
+            skipped.append(f"skipped run {run.run_id}: {exc}")
+            continue
         rows.append(RunSummary(
             run_id=run.run_id,
             model=config.model,
             image_size=config.image_size,
             metric=metrics["metric"] if metrics else "",
             score=metrics["score"] if metrics else None,
-            epochs=f"{metrics['best_epoch']}/{metrics['epochs_run']}" if metrics else "unfinished",
+            best_epoch=metrics["best_epoch"] if metrics else None,
+            epochs_run=metrics["epochs_run"] if metrics else None,
+            finished=metrics is not None,
             date=_run_date(run),
         ))
-    return rows
+    return RunListing(rows, skipped)
 
 
-def runs_table(runs: list[Run]) -> list[str]:
-    """Aligned text lines for ``kit runs``: a header, then one line per run."""
-    header = ("run", "model", "size", "score", "epochs", "date")
-    lines = [header]
-    for row in summarize_runs(runs):
-        score = f"{row.metric} {row.score:.4f}" if row.score is not None else "-"
-        lines.append((row.run_id, row.model, str(row.image_size), score, row.epochs, row.date))
-    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-    return ["  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip() for line in lines]
-
-
-def summary_line(run: Run) -> str:
+def summary_line(run: RunFolder) -> str:
     """The one line ``kit train`` ends with."""
     m = run.metrics
     if m is None:
@@ -162,8 +105,15 @@ def summary_line(run: Run) -> str:
     )
 
 
-def _run_date(run: Run) -> str:
+def _run_date(run: RunFolder) -> str:
     try:
         return datetime.strptime(run.run_id[:15], RUN_ID_TIME).strftime("%Y-%m-%d %H:%M")
     except ValueError:
         return "-"
+
+
+def closing_line(run: RunFolder) -> str:
+    """The line ``kit train`` ends with; on a worker that does not see the chief's run folder, where it is."""
+    if run.path.is_dir():
+        return summary_line(run)
+    return f"run {run.run_id}: this worker's share is done; the chief worker (TF_CONFIG index 0) wrote the run folder"

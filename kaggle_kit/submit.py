@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 
     from kaggle_kit.competitions import Competition
     from kaggle_kit.paths import Workspace
-    from kaggle_kit.runs import Run
+    from kaggle_kit.runfolder import RunFolder
 
 
 @dataclass(frozen=True)
@@ -115,11 +115,11 @@ def write_notebook_submission(workspace: "Workspace", frame: "pd.DataFrame") -> 
     return target
 
 
-def write_missing_reports(workspace: "Workspace", runs: dict[str, "Run"]) -> tuple[Path, ...]:
+def write_missing_reports(workspace: "Workspace", runs: dict[str, "RunFolder"]) -> tuple[Path, ...]:
     """Each submitted run's review page, when it has none; a report failure only logs a warning."""
-    from kaggle_kit.report import REPORT_NAME, try_write_report
+    from kaggle_kit.report import try_write_report
 
-    missing = [run for run in runs.values() if not (run.path / REPORT_NAME).is_file()]
+    missing = [run for run in runs.values() if not run.report_path.is_file()]
     return tuple(path for path in (try_write_report(run, workspace) for run in missing) if path is not None)
 
 
@@ -190,7 +190,7 @@ def submission_frame(sample: "pd.DataFrame", probabilities: "pd.DataFrame", thre
     return frame
 
 
-def run_threshold(runs: dict[str, "Run"]) -> float:
+def run_threshold(runs: dict[str, "RunFolder"]) -> float:
     """The accuracy-maximising validation threshold (averaged over an ensemble's runs)."""
     thresholds = []
     for run_id, run in runs.items():
@@ -245,7 +245,7 @@ def upload_file(competition: "Competition", path: Path, sample: "pd.DataFrame", 
 
 
 def score_locally(
-    competition: "Competition", workspace: "Workspace", runs: dict[str, "Run"], tta: str, path: Path, threshold: float | None
+    competition: "Competition", workspace: "Workspace", runs: dict[str, "RunFolder"], tta: str, path: Path, threshold: float | None
 ) -> Standing:
     """Score against the private test labels and rank. An accuracy submission holds 0/1 labels, so
     AUC comes from the probabilities kept beside it; an AUC one holds probabilities, cut at the
@@ -256,7 +256,7 @@ def score_locally(
     return record_score(workspace, competition.slug, leaderboard_entry(runs, tta, path), score)
 
 
-def leaderboard_entry(runs: dict[str, "Run"], tta: str, path: Path) -> Entry:
+def leaderboard_entry(runs: dict[str, "RunFolder"], tta: str, path: Path) -> Entry:
     """The board's description of a submission; an ensemble joins its runs' values with ``+``."""
     digests = [run.config.digest() for run in runs.values()]
     config_hash = digests[0] if len(digests) == 1 else hashlib.sha256("+".join(digests).encode()).hexdigest()[:12]

@@ -32,6 +32,7 @@ from kaggle_kit.fsutil import write_csv_atomic, write_json_atomic
 if TYPE_CHECKING:
     from kaggle_kit.competitions import Competition
     from kaggle_kit.paths import Workspace
+    from kaggle_kit.runfolder import RunFolder
 
 # Config fields a grid cannot vary: they name the run, or are mappings set through their own keys.
 FIXED_FIELDS = ("competition", "recipe", "model_options", "augment")
@@ -284,7 +285,7 @@ def run_sweep(
             rows.append(_row(point, None, None, time.monotonic() - started, f"failed: {exc}"))
         else:
             rows.append(_row(point, run.metrics, run.run_id, time.monotonic() - started, "ok"))
-            histories[label] = _history(run.path)
+            histories[label] = _history(run)
         write_csv_atomic(folder / "results.csv", pd.DataFrame(rows))
     columns = [key.removeprefix(MODEL_PREFIX) for key in points[0]]
     curves = _write_curves(folder, histories)
@@ -303,7 +304,7 @@ def _as_axes(grid: Sequence[Axis] | Mapping[str, Sequence[Any]], base: TrainConf
 
 def new_sweep_dir(workspace: "Workspace", slug: str, now: datetime | None = None) -> Path:
     """Create ``runs/<slug>/sweep-<time>``; run listings skip it (it has no config.yaml)."""
-    from kaggle_kit.runs import RUN_ID_TIME, create_unique_dir
+    from kaggle_kit.runfolder import RUN_ID_TIME, create_unique_dir
 
     now = now or datetime.now(timezone.utc)
     return create_unique_dir(workspace.runs_root(slug), f"sweep-{now.strftime(RUN_ID_TIME)}")
@@ -317,22 +318,21 @@ def _row(point: Mapping[str, Any], metrics: Mapping[str, Any] | None, run_id: st
     return row
 
 
-def _history(run_path: Path) -> pd.DataFrame:
-    history = run_path / "history.csv"
-    return pd.read_csv(history) if history.is_file() else pd.DataFrame()
+def _history(run: "RunFolder") -> pd.DataFrame:
+    history = run.history()
+    return pd.DataFrame() if history is None else history
 
 
 def _write_curves(folder: Path, histories: Mapping[str, pd.DataFrame]) -> Path | None:
     """One panel per metric, one colour per grid point (folds averaged per epoch)."""
-    from kaggle_kit.fsutil import atomic_path
-    from kaggle_kit.report.figures import learning_curves_png
+    from kaggle_kit.figures import learning_curves_png
+    from kaggle_kit.fsutil import write_bytes_atomic
 
     curves = {label: _mean_over_folds(frame) for label, frame in histories.items() if not frame.empty}
     if not curves:
         return None
     target = folder / "learning_curves.png"
-    with atomic_path(target) as tmp:
-        tmp.write_bytes(learning_curves_png(curves))
+    write_bytes_atomic(target, learning_curves_png(curves))
     return target
 
 

@@ -1,4 +1,10 @@
-"""``train()``: prepare if needed, split, fit each unit, score, write the run folder.
+"""``train()``: the life of a run — its folder, the cache, each unit's fit, the scores, the outputs.
+
+One flow for every strategy. ``--strategy multiworker`` adds a cluster: the
+chief (worker 0) creates or opens the run folder and sends the run id and
+config to the others, which follow it and write into a temporary folder; only
+the chief's files remain. The units are fitted by the engine the config asks
+for (:mod:`kaggle_kit.training.engine`).
 
 >>> run = train(get_competition("histopathologic-cancer-detection"), Workspace.resolve(), config)
 >>> run.metrics["score"]
@@ -6,24 +12,29 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import tempfile
 import time
 from dataclasses import fields
-from typing import TYPE_CHECKING, Any, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 import numpy as np
 import pandas as pd
 
 from kaggle_kit.config import AugmentConfig, TrainConfig, layered_config
-from kaggle_kit.errors import CacheError, TrainingError
-from kaggle_kit.fsutil import write_csv_atomic, write_json_atomic, write_text_atomic
-from kaggle_kit.runs import CONFIG_FILE, METRICS_FILE, Run, new_run_dir
+from kaggle_kit.errors import CacheError, ConfigError, KitError, TrainingError
+from kaggle_kit.runfolder import RunFolder
 
 if TYPE_CHECKING:
     from kaggle_kit.competitions import Competition
     from kaggle_kit.data.cache import PreparedData
     from kaggle_kit.paths import Workspace
-    from kaggle_kit.training.loop import UnitResult
+    from kaggle_kit.training.distributed import Cluster
+    from kaggle_kit.training.engine import Engine, UnitResult
     from kaggle_kit.training.splits import Split
+    from kaggle_kit.training.task import Task
 
 
 def train(
@@ -33,34 +44,31 @@ def train(
     *,
     resume: str | None = None,
     progress: bool = True,
-) -> Run:
+) -> RunFolder:
     """Train ``config`` on ``competition`` into a new run folder, or finish run ``resume``.
 
     Resuming uses the run's saved ``config.yaml`` (``config`` is ignored) and
     continues each unit from its last finished epoch; a finished run is
-    returned as it is.
+    returned as it is. With ``strategy: multiworker`` run the same call on
+    every worker of ``TF_CONFIG``; each returns the chief's run id (its folder
+    exists on the chief, and on a shared disk).
     """
-    from kaggle_kit.training.distributed import train_multiworker, wants_multiworker
-
-    if wants_multiworker(workspace, competition.slug, config, resume):  # --strategy multiworker: every worker
-        return train_multiworker(competition, workspace, config, resume=resume, progress=progress)
+    if config is None and resume is None:
+        raise TrainingError("train() needs a config, or resume= the id of a run to continue")
+    if _wants_cluster(workspace, competition.slug, config, resume):
+        return _train_on_cluster(competition, workspace, config, resume, progress)
     if resume is not None:
-        run = Run.open(workspace, competition.slug, resume)
+        run = RunFolder.open(workspace, competition.slug, resume)
         if run.complete:
             return run
         config = run.config
         prepared = prepared_data(competition, workspace, config, progress)
-    elif config is None:
-        raise TrainingError("train() needs a config, or resume= the id of a run to continue")
     else:
         prepared = prepared_data(competition, workspace, config, progress)  # first: no empty run if it fails
-        run_dir = new_run_dir(workspace, competition.slug, config.model)
-        write_text_atomic(run_dir / CONFIG_FILE, config.to_yaml())
-        run = Run(competition.slug, run_dir.name, run_dir)
-    train_prepared(run, config, competition.metric, prepared, progress=progress)
-    from kaggle_kit.report import try_write_report
-
-    try_write_report(run, workspace)  # report.html, the run's review page; a failure only logs a warning
+        run = RunFolder.create(workspace, competition.slug, config)
+    with run.training():
+        train_prepared(run, config, competition.metric, prepared, progress=progress)
+    _write_report(run, workspace)
     return run
 
 
@@ -95,10 +103,15 @@ def prepared_data(competition: "Competition", workspace: "Workspace", config: Tr
         return prepare(competition, workspace, options, progress=progress)
 
 
-def train_prepared(run: Run, config: TrainConfig, metric: str, prepared: "PreparedData", *, progress: bool = True):
+def train_prepared(run: RunFolder, config: TrainConfig, metric: str, prepared: "PreparedData", *,
+                   progress: bool = True, engine: "Engine | None" = None) -> None:
     """Fit every unit of ``run`` on ``prepared`` and write its history, predictions, curves and metrics."""
+    from kaggle_kit.training.engine import fit_unit
     from kaggle_kit.training.splits import holdout_split, kfold_splits
+    from kaggle_kit.training.task import make_task
 
+    task = make_task(metric)
+    engine = engine or engine_for(config)
     index = prepared.train_index
     if config.folds:
         splits = kfold_splits(index, config.folds, config.seed)
@@ -107,34 +120,40 @@ def train_prepared(run: Run, config: TrainConfig, metric: str, prepared: "Prepar
     class_weight = prepared.class_weight if config.balance == "class-weight" else None
     store = prepared.train_store()
     results = [
-        _fit_split(run, config, metric, store, index, split, class_weight, progress)
+        fit_unit(run.unit(split.fold if config.folds else None), config, task,
+                 _unit_data(store, index, split, class_weight), engine, fold=split.fold, progress=progress)
         for split in splits
     ]
-    _write_outputs(run, config, metric, index, splits, results)
+    _write_outputs(run, config, task, engine, index, splits, results)
 
 
-def _fit_split(run: Run, config, metric, store, index, split: "Split", class_weight, progress) -> "UnitResult":
-    from kaggle_kit.training.loop import UnitData, fit_unit
+def engine_for(config: TrainConfig, cluster: "Cluster | None" = None) -> "Engine":
+    """The engine ``config.strategy`` asks for: the step loop on a multi-worker ``cluster``, else ``model.fit``."""
+    if config.strategy == "multiworker":
+        if cluster is None:
+            raise TrainingError("strategy 'multiworker' runs through train(), which starts the cluster first")
+        from kaggle_kit.training.steploop import StepLoopEngine
+
+        return StepLoopEngine(cluster)
+    from kaggle_kit.training.distributed import select_strategy
+    from kaggle_kit.training.engine import FitEngine
+
+    return FitEngine(select_strategy(config))
+
+
+def _unit_data(store, index: pd.DataFrame, split: "Split", class_weight):
+    from kaggle_kit.training.engine import UnitData
 
     labels = index["label"].to_numpy(dtype=np.float32)
     rows = index["row"].to_numpy(dtype=np.int64)
-    data = UnitData(
-        store=store,
-        train_rows=rows[split.train],
-        train_labels=labels[split.train],
-        val_rows=rows[split.val],
-        val_labels=labels[split.val],
-        class_weight=class_weight,
-    )
-    unit_dir = run.path / f"fold-{split.fold}" if config.folds else run.path
-    return fit_unit(unit_dir, config, metric, data, fold=split.fold, progress=progress)
+    return UnitData(store=store, train_rows=rows[split.train], train_labels=labels[split.train],
+                    val_rows=rows[split.val], val_labels=labels[split.val], class_weight=class_weight)
 
 
-def _write_outputs(run: Run, config: TrainConfig, metric: str, index: pd.DataFrame, splits, results) -> None:
-    from kaggle_kit.plots import plot_learning_curves
+def _write_outputs(run: RunFolder, config: TrainConfig, task: "Task", engine: "Engine", index: pd.DataFrame,
+                   splits: list["Split"], results: list["UnitResult"]) -> None:
+    from kaggle_kit.figures import run_curves_png
     from kaggle_kit.training.callbacks import history_frame
-    from kaggle_kit.training.distributed import batch_figures
-    from kaggle_kit.training.scoring import competition_score, score_predictions
 
     folded = bool(config.folds)
     predictions = pd.concat(
@@ -153,12 +172,10 @@ def _write_outputs(run: Run, config: TrainConfig, metric: str, index: pd.DataFra
         [history_frame(r.state.history).assign(**({"fold": s.fold} if folded else {})) for s, r in zip(splits, results)],
         ignore_index=True,
     )
-    scores = score_predictions(predictions["label"].to_numpy(), predictions["prob"].to_numpy())
     states = [r.state for r in results]
     metrics = {
-        "metric": metric,
-        "score": competition_score(metric, scores),
-        **scores,
+        "metric": task.metric,
+        **task.score(predictions["label"].to_numpy(), predictions["prob"].to_numpy()),
         # With folds: the mean best epoch and the epochs run summed over folds.
         "best_epoch": int(round(np.mean([s.best_epoch for s in states]))),
         "epochs_run": int(sum(s.epochs_done for s in states)),
@@ -166,14 +183,96 @@ def _write_outputs(run: Run, config: TrainConfig, metric: str, index: pd.DataFra
         "train_seconds": round(float(sum(s.train_seconds for s in states)), 1),
         "model": config.model,
         "image_size": config.image_size,
-        **batch_figures(config),  # --batch-size is per replica: replicas, per-replica and global batch
+        **engine.batch_figures(config),  # --batch-size is per replica: replicas, per-replica and global batch
         "n_train": int(len(np.unique(index["id"].to_numpy()[splits[0].train]))),
         "n_val": int(len(splits[0].val)) if not folded else int(len(predictions)),
         "folds": config.folds,
         "fold_scores": [float(s.best_score) for s in states] if folded else [],
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    write_csv_atomic(run.path / "history.csv", history)
-    write_csv_atomic(run.path / "val_predictions.csv", predictions)
-    plot_learning_curves(history, "auc" if metric == "auc" else "accuracy", run.path / "learning_curves.png")
-    write_json_atomic(run.path / METRICS_FILE, metrics)  # last: its presence marks the run finished
+    run.write_history(history)
+    run.write_val_predictions(predictions)
+    run.write_learning_curves(run_curves_png(history, ("loss", "auc" if task.metric == "auc" else "accuracy")))
+    run.write_metrics(metrics)  # last: its presence marks the run finished
+
+
+def _write_report(run: RunFolder, workspace: "Workspace") -> None:
+    from kaggle_kit.report import try_write_report
+
+    try_write_report(run, workspace)  # report.html, the run's review page; a failure only logs a warning
+
+
+# --- several workers (--strategy multiworker) ----------------------------------------------------
+def _wants_cluster(workspace: "Workspace", slug: str, config: TrainConfig | None, resume: str | None) -> bool:
+    """Whether this call joins a multi-worker cluster.
+
+    A new run: when its config says so. A resumed run: when ``TF_CONFIG`` is
+    set (the other workers have no run folder to read; the chief checks the
+    run's saved config once the cluster is up, so no worker is left waiting),
+    or else when its saved config says so (a cluster of one).
+    """
+    from kaggle_kit.training.distributed import check_tf_config
+
+    if resume is None:
+        return config.strategy == "multiworker"
+    check_tf_config()
+    return "TF_CONFIG" in os.environ or RunFolder.open(workspace, slug, resume).config.strategy == "multiworker"
+
+
+def _train_on_cluster(competition: "Competition", workspace: "Workspace", config: TrainConfig | None,
+                      resume: str | None, progress: bool) -> RunFolder:
+    import tensorflow as tf
+
+    from kaggle_kit.training.distributed import Cluster
+
+    cluster = Cluster.start()
+    with _run_of_this_worker(cluster, competition, workspace, config, resume) as (run, config, finished):
+        if finished:  # resuming a run that already finished: nothing to do, as on one machine
+            return run
+        shown = progress and cluster.is_chief
+        prepared = prepared_data(competition, workspace, config, shown)
+        try:
+            train_prepared(run, config, competition.metric, prepared, progress=shown,
+                           engine=engine_for(config, cluster))
+        except tf.errors.UnavailableError:  # TensorFlow's heartbeat check: another worker stopped
+            raise TrainingError(
+                f"a worker of TF_CONFIG stopped during run {run.run_id}; restart every worker with "
+                f"`kit train {competition.slug} --resume {run.run_id}`"
+            ) from None
+        cluster.broadcast_json(run.complete)  # a barrier: no worker returns before the chief wrote the run
+    if not cluster.is_chief:
+        return RunFolder(competition.slug, run.run_id, workspace.runs_root(competition.slug) / run.run_id)
+    _write_report(run, workspace)
+    return run
+
+
+@contextlib.contextmanager
+def _run_of_this_worker(cluster: "Cluster", competition: "Competition", workspace: "Workspace",
+                        config: TrainConfig | None, resume: str | None
+                        ) -> Iterator[tuple[RunFolder, TrainConfig, bool]]:
+    """The chief's run folder (new or resumed, held for training), a temporary one on the other workers;
+    the chief's config; whether the run had already finished."""
+    if not cluster.is_chief:
+        shared = cluster.broadcast_json(None)
+        if "error" in shared:
+            raise TrainingError(f"the chief worker stopped: {shared['error']}")
+        config = TrainConfig.from_dict(shared["config"], source="the chief worker's config")
+        with tempfile.TemporaryDirectory(prefix=f"kit-worker{cluster.worker_index}-") as scratch:
+            yield RunFolder(competition.slug, shared["run_id"], Path(scratch)), config, shared["finished"]
+        return
+    with contextlib.ExitStack() as stack:
+        try:
+            if resume is not None:
+                run = RunFolder.open(workspace, competition.slug, resume)
+                config = run.config
+                if config.strategy != "multiworker":
+                    raise ConfigError(f"run {resume} was trained with --strategy {config.strategy}, not multiworker; "
+                                      "unset TF_CONFIG to resume it on one machine")
+            else:
+                run = RunFolder.create(workspace, competition.slug, config)
+            stack.enter_context(run.training())
+        except KitError as exc:  # tell the others, which would otherwise wait for the chief forever
+            cluster.broadcast_json({"error": str(exc)})
+            raise
+        cluster.broadcast_json({"run_id": run.run_id, "config": config.to_dict(), "finished": run.complete})
+        yield run, config, run.complete

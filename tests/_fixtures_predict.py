@@ -39,12 +39,10 @@ def make_run(workspace, slug: str, run_id: str, kind: str = "invariant", seed: i
     """A finished run folder in the contract's layout (``write_fake_run``), its model(s) of ``kind``:
     ``invariant`` (orientation-blind), ``oriented`` (dense on flattened pixels) or ``nan``.
     Fold ``k`` is built with ``seed + k``, so fold models equal single runs of those seeds."""
-    folder = write_fake_run(workspace.runs_root(slug) / run_id, [f"v{i}" for i in range(8)], competition=slug,
-                            image_size=IMAGE_SIZE, conv=kind != "oriented", folds=folds, threshold=threshold, seed=seed)
-    if kind != "oriented":
-        for fold, path in enumerate(sorted(folder.glob("**/best.keras"))):
-            invariant_model(seed + fold, broken=kind == "nan").save(path)
-    return folder
+    build = None if kind == "oriented" else lambda fold: invariant_model(seed + fold, broken=kind == "nan")
+    return write_fake_run(workspace.runs_root(slug) / run_id, [f"v{i}" for i in range(8)], competition=slug,
+                          image_size=IMAGE_SIZE, conv=kind != "oriented", folds=folds, threshold=threshold, seed=seed,
+                          build_model=build)
 
 
 def prepare_tiny(workspace, name: str):

@@ -20,7 +20,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kaggle_kit.training.distributed import closing_line, histogram_auc, shard_rows
+from kaggle_kit.runs import closing_line
+from kaggle_kit.training.distributed import shard_rows
+from kaggle_kit.training.scoring import histogram_auc
 
 CANCER = "histopathologic-cancer-detection"
 PER_REPLICA_BATCH = 8
@@ -130,9 +132,9 @@ def test_histogram_auc_matches_the_exact_auc_when_bins_separate_the_scores():
 
 
 def test_a_worker_without_the_chiefs_run_folder_ends_with_where_the_run_is(tmp_path):
-    from kaggle_kit.runs import Run
+    from kaggle_kit.runfolder import RunFolder
 
-    line = closing_line(Run(CANCER, "20260101-000000-notebook-cnn", tmp_path / "elsewhere"))
+    line = closing_line(RunFolder(CANCER, "20260101-000000-notebook-cnn", tmp_path / "elsewhere"))
     assert line == ("run 20260101-000000-notebook-cnn: this worker's share is done; "
                     "the chief worker (TF_CONFIG index 0) wrote the run folder")
 
@@ -173,9 +175,9 @@ def test_two_workers_on_loopback_train_one_run_folder_written_by_the_chief_and_r
     metrics = assert_loadable_run(run_dir, replicas=2)
     assert metrics["n_train"] + metrics["n_val"] == 48
     pd.testing.assert_frame_equal(pd.read_csv(run_dir / "history.csv").iloc[:1], epoch_one)  # epoch 1 kept
-    from kaggle_kit.training.loop import load_model
+    from kaggle_kit.runfolder import load_model
 
     # The optimizer continued from the checkpoint: its step count covers both epochs.
     steps_per_epoch = math.ceil(math.ceil(metrics["n_train"] / 2) / PER_REPLICA_BATCH)  # each worker's shard
-    checkpoint = load_model(run_dir / "checkpoints" / "epoch-0002" / "model.keras")
+    checkpoint = load_model(run_dir / "checkpoints" / "epoch-0002" / "model.keras", with_optimizer=True)
     assert int(checkpoint.optimizer.iterations.numpy()) == 2 * steps_per_epoch

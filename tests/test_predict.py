@@ -53,7 +53,7 @@ def test_tta_with_an_orientation_invariant_model_equals_no_tta(cancer_prepared):
 def test_flips_tta_averages_the_model_over_the_four_flipped_images(cancer_prepared):
     from kaggle_kit.config import TrainConfig
     from kaggle_kit.data.prepare import PrepareOptions, load_prepared
-    from kaggle_kit.predict import load_model
+    from kaggle_kit.runfolder import load_model
 
     folder = make_run(cancer_prepared, CANCER, "ori", kind="oriented")
     competition = get_competition(CANCER)
@@ -132,7 +132,7 @@ def test_kit_predict_writes_and_names_the_file(cancer_prepared):
 
 @pytest.mark.parametrize("run_id", ["../other", ".hidden", "a/b"])
 def test_a_run_id_that_is_a_path_is_refused(workspace_env, run_id):
-    with pytest.raises(SubmissionError, match=f"'{run_id}' is not a run id"):
+    with pytest.raises(RunNotFoundError, match=f"'{run_id}' is not a run id"):
         predictions_path(workspace_env, CANCER, [run_id])
 
 

@@ -18,7 +18,7 @@ from kaggle_kit.cli import cli
 from kaggle_kit.errors import RunNotFoundError
 from kaggle_kit.paths import Workspace
 from kaggle_kit.report import find_run_folder, write_report
-from kaggle_kit.report.figures import calibration, confusion, expected_calibration_error
+from kaggle_kit.figures import calibration, confusion, expected_calibration_error
 from kaggle_kit.report.gallery import most_confident_mistakes, most_uncertain
 from kaggle_kit.report.html import SECTION_IDS
 
@@ -150,7 +150,7 @@ def test_confusion_counts_rows_true_columns_predicted_at_threshold():
 
 
 def test_roc_auc_is_reported_and_absent_when_validation_has_one_class():
-    from kaggle_kit.report.figures import roc_png
+    from kaggle_kit.figures import roc_png
 
     png, auc = roc_png(np.array([0, 0, 1, 1]), np.array([0.1, 0.6, 0.4, 0.9]))
     assert png.startswith(b"\x89PNG") and auc == pytest.approx(0.75)

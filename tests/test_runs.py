@@ -2,47 +2,48 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timezone
 
 import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+from _fixtures_runs import write_fake_run
 from kaggle_kit.cli import cli
 from kaggle_kit.config import TrainConfig
 from kaggle_kit.errors import RunNotFoundError
-from kaggle_kit.runs import Run, latest_run, list_runs, new_run_dir
+from kaggle_kit.runfolder import RunFolder
+from kaggle_kit.runs import latest_run, list_runs
 
 CANCER = "histopathologic-cancer-detection"
 NOON = datetime(2026, 11, 22, 12, 0, 5, tzinfo=timezone.utc)
 
 
-def write_run(workspace, run_id: str, score: float | None, model: str = "kit-resnet", folds: int = 0):
-    """A run folder with config.yaml, and metrics.json and best model(s) when ``score`` is given."""
+def write_run(workspace, run_id: str, score: float | None, model: str = "kit-resnet", folds: int = 0) -> RunFolder:
+    """A finished run folder scoring ``score``; with ``score=None``, one that has only its config (just started)."""
     folder = workspace.runs_root(CANCER) / run_id
-    folder.mkdir(parents=True)
-    (folder / "config.yaml").write_text(TrainConfig(competition=CANCER, model=model, folds=folds).to_yaml())
-    if score is not None:
-        for sub in [f"fold-{k}" for k in range(folds)] or ["."]:
-            (folder / sub).mkdir(exist_ok=True)
-            (folder / sub / "best.keras").write_bytes(b"model")
-        metrics = {"metric": "auc", "score": score, "best_epoch": 7, "epochs_run": 10, "threshold": 0.41,
-                   "train_seconds": 754.4, "folds": folds}
-        (folder / "metrics.json").write_text(json.dumps(metrics))
-    return Run(CANCER, run_id, folder)
+    if score is None:
+        folder.mkdir(parents=True)
+        run = RunFolder(CANCER, run_id, folder)
+        run.write_config(TrainConfig(competition=CANCER, model=model, folds=folds))
+        return run
+    write_fake_run(folder, ["v0", "v1", "v2", "v3"], model=model, image_size=96, folds=folds, threshold=0.41,
+                   score=score, best_epoch=7, epochs_run=10, train_seconds=754.4)
+    return RunFolder(CANCER, run_id, folder)
 
 
 def test_run_ids_are_time_and_model_and_never_collide(workspace_env):
-    first = new_run_dir(workspace_env, CANCER, "kit-resnet", now=NOON)
-    second = new_run_dir(workspace_env, CANCER, "kit-resnet", now=NOON)
-    assert (first.name, second.name) == ("20261122-120005-kit-resnet", "20261122-120005-kit-resnet-2")
+    config = TrainConfig(competition=CANCER, model="kit-resnet")
+    first = RunFolder.create(workspace_env, CANCER, config, now=NOON)
+    second = RunFolder.create(workspace_env, CANCER, config, now=NOON)
+    assert (first.run_id, second.run_id) == ("20261122-120005-kit-resnet", "20261122-120005-kit-resnet-2")
+    assert first.config == config
 
 
 def test_open_an_unknown_run_lists_recent_ones(workspace_env):
     write_run(workspace_env, "20261122-010000-kit-resnet", 0.9)
     with pytest.raises(RunNotFoundError) as error:
-        Run.open(workspace_env, CANCER, "nope")
+        RunFolder.open(workspace_env, CANCER, "nope")
     assert str(error.value) == (
         f"no run 'nope' of {CANCER} in {workspace_env.runs_root(CANCER)} (recent: 20261122-010000-kit-resnet); "
         f"see `kit runs {CANCER}`"
@@ -112,10 +113,12 @@ def test_summary_line_of_a_finished_and_an_unfinished_run(workspace_env):
 
 
 def test_learning_curves_png_has_loss_and_metric_panels(tmp_path):
-    from kaggle_kit.plots import plot_learning_curves
+    from kaggle_kit.figures import run_curves_png
 
     history = pd.DataFrame({"epoch": [1, 2, 3], "loss": [0.7, 0.5, 0.4], "val_loss": [0.69, 0.6, 0.55],
                             "auc": [0.6, 0.8, 0.9], "val_auc": [0.58, 0.7, 0.8]})
-    path = plot_learning_curves(history, "auc", tmp_path / "curves.png")
+    run = RunFolder(CANCER, "r", tmp_path)
+    run.write_learning_curves(run_curves_png(history, ("loss", "auc")))
+    path = tmp_path / "learning_curves.png"
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert list(tmp_path.iterdir()) == [path]  # no temporary file left behind

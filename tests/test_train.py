@@ -14,7 +14,7 @@ from _fixtures_train import NAN_AFTER_STEPS, TOY_SIZE, toy_data
 from kaggle_kit.cli import cli
 from kaggle_kit.config import TrainConfig
 from kaggle_kit.errors import TrainingError
-from kaggle_kit.runs import Run, new_run_dir
+from kaggle_kit.runfolder import RunFolder, UnitFolder
 from kaggle_kit.train import train_prepared
 from kaggle_kit.training.scoring import best_threshold, score_predictions
 from kaggle_kit.training.splits import holdout_split, kfold_splits
@@ -31,10 +31,8 @@ def toy_config(model: str, **changes) -> TrainConfig:
     return TrainConfig.from_dict({**base, **changes})
 
 
-def start_run(workspace, config: TrainConfig) -> Run:
-    folder = new_run_dir(workspace, "toy", config.model)
-    (folder / "config.yaml").write_text(config.to_yaml())
-    return Run("toy", folder.name, folder)
+def start_run(workspace, config: TrainConfig) -> RunFolder:
+    return RunFolder.create(workspace, "toy", config)
 
 
 # --- end to end -----------------------------------------------------------------------------
@@ -104,7 +102,7 @@ def test_resume_after_a_kill_mid_epoch_continues_from_the_last_finished_epoch(wo
 
 
 def test_kit_train_resume_finishes_an_interrupted_run(workspace_env, cancer_raw, tiny_models, monkeypatch):
-    interrupted = Run.open(workspace_env, CANCER, _interrupted_cancer_run(workspace_env, cancer_raw, tiny_models,
+    interrupted = RunFolder.open(workspace_env, CANCER, _interrupted_cancer_run(workspace_env, cancer_raw, tiny_models,
                                                                          monkeypatch))
     result = CliRunner().invoke(cli, ["train", CANCER, "--raw-dir", str(cancer_raw), "--resume",
                                       interrupted.run_id, "--quiet"])
@@ -117,26 +115,24 @@ def _interrupted_cancer_run(workspace, cancer_raw, tiny_models, monkeypatch) -> 
     """A cancer run stopped after its first epoch, as a kill between epochs leaves it."""
     from kaggle_kit.competitions import get_competition
     from kaggle_kit.train import train, training_config
-    from kaggle_kit.training import checkpoints
-
     workspace = type(workspace)(**{**workspace.__dict__, "raw_dir_override": cancer_raw})
     config = training_config(get_competition(CANCER), options={
         "model": tiny_models[0], "image_size": 16, "epochs": 2, "batch_size": 16})
-    original = checkpoints.save_checkpoint
+    original = UnitFolder.save_checkpoint
 
-    def die_after_first(unit_dir, model, state):
-        original(unit_dir, model, state)
+    def die_after_first(unit, model, state):
+        original(unit, model, state)
         raise SystemExit("killed after epoch 1")
 
-    monkeypatch.setattr("kaggle_kit.training.callbacks.save_checkpoint", die_after_first)
+    monkeypatch.setattr(UnitFolder, "save_checkpoint", die_after_first)
     with pytest.raises(SystemExit):
         train(get_competition(CANCER), workspace, config, progress=False)
-    monkeypatch.setattr("kaggle_kit.training.callbacks.save_checkpoint", original)
+    monkeypatch.setattr(UnitFolder, "save_checkpoint", original)
     return next(workspace.runs_root(CANCER).iterdir()).name
 
 
 def test_nan_loss_stops_with_a_clear_message_and_keeps_the_best_model(workspace_env, tiny_models):
-    from kaggle_kit.training.loop import load_model
+    from kaggle_kit.runfolder import load_model
 
     config = toy_config(tiny_models[1], epochs=4)
     run = start_run(workspace_env, config)
@@ -289,7 +285,7 @@ def test_learning_rate_schedules():
 def test_mixed_precision_only_on_a_gpu_or_when_asked_and_restored_after():
     import keras
 
-    from kaggle_kit.training.loop import gpu_count, precision_policy
+    from kaggle_kit.training.model import gpu_count, precision_policy
 
     assert gpu_count() == 0  # the test machine has none: auto keeps float32
     with precision_policy(TrainConfig(competition="t", mixed_precision="auto")) as policy:

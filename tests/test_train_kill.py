@@ -11,7 +11,7 @@ import pandas as pd
 from click.testing import CliRunner
 
 from kaggle_kit.cli import cli
-from kaggle_kit.runs import Run
+from kaggle_kit.runfolder import RunFolder, UnitFolder
 
 CANCER = "histopathologic-cancer-detection"
 EPOCHS = 12
@@ -40,23 +40,21 @@ def test_sigkill_mid_training_then_resume_finishes_the_run(workspace_env, cancer
         process.kill()
         process.wait()
     assert process.returncode == -signal.SIGKILL
-    run = Run.open(workspace_env, CANCER, run_dir.name)
+    run = RunFolder.open(workspace_env, CANCER, run_dir.name)
     assert run.metrics is None  # unfinished: metrics.json is written last
     checkpoint = sorted((run_dir / "checkpoints").glob("epoch-*"))[-1]
     saved = json.loads((checkpoint / "state.json").read_text())
     assert 1 <= saved["epochs_done"] < EPOCHS
     assert checkpoint.name == f"epoch-{saved['epochs_done']:04d}"
 
-    from kaggle_kit.training import callbacks
-
     saved_epochs = []
-    original = callbacks.save_checkpoint
+    original = UnitFolder.save_checkpoint
 
-    def counting(unit_dir, model, state):
-        saved_epochs.append(state.epochs_done)
-        original(unit_dir, model, state)
+    def counting(unit, model, state):
+        saved_epochs.append(state["epochs_done"])
+        return original(unit, model, state)
 
-    monkeypatch.setattr(callbacks, "save_checkpoint", counting)
+    monkeypatch.setattr(UnitFolder, "save_checkpoint", counting)
     result = CliRunner().invoke(cli, ["train", CANCER, "--raw-dir", str(cancer_raw), "--resume", run.run_id, "--quiet"])
     assert result.exit_code == 0, result.output
     assert saved_epochs == list(range(saved["epochs_done"] + 1, EPOCHS + 1))  # only the missing epochs trained

@@ -4,6 +4,6 @@
 >>> write_report(run, workspace)            # → runs/<slug>/<run-id>/report.html
 """
 
-from kaggle_kit.report.writer import REPORT_NAME, find_run_folder, try_write_report, write_report
+from kaggle_kit.report.writer import find_run_folder, try_write_report, write_report
 
-__all__ = ["REPORT_NAME", "find_run_folder", "try_write_report", "write_report"]
+__all__ = ["find_run_folder", "try_write_report", "write_report"]

@@ -1,8 +1,7 @@
-"""What a run folder holds, read once for the report (see the run folder contract in docs/architecture.md)."""
+"""What a finished run folder holds, read once (through its ``RunFolder``) for the report."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,8 +10,7 @@ import pandas as pd
 
 from kaggle_kit.config import TrainConfig
 from kaggle_kit.errors import RunNotFoundError
-
-REQUIRED_FILES = ("config.yaml", "metrics.json", "val_predictions.csv")
+from kaggle_kit.runfolder import CONFIG_FILE, METRICS_FILE, VAL_PREDICTIONS_FILE, RunFolder
 
 
 @dataclass(frozen=True)
@@ -35,44 +33,18 @@ class RunArtifacts:
         return float(self.metrics.get("threshold", 0.5))
 
 
-def load_artifacts(folder: Path) -> RunArtifacts:
+def load_artifacts(run: RunFolder) -> RunArtifacts:
     """Read a run folder; ``RunNotFoundError`` names the missing file when the run is incomplete."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise RunNotFoundError(f"run folder {folder} does not exist; list runs with 'kit runs SLUG'")
-    missing = [name for name in REQUIRED_FILES if not (folder / name).is_file()]
+    missing = [name for name in (CONFIG_FILE, METRICS_FILE, VAL_PREDICTIONS_FILE) if not (run.path / name).is_file()]
     if missing:
         raise RunNotFoundError(
-            f"run folder {folder} lacks {', '.join(missing)}; the run did not finish: train it again or resume it"
+            f"run folder {run.path} lacks {', '.join(missing)}; the run did not finish: train it again or resume it"
         )
-    history_csv = folder / "history.csv"
     return RunArtifacts(
-        folder=folder,
-        config=TrainConfig.from_yaml(folder / "config.yaml"),
-        metrics=json.loads((folder / "metrics.json").read_text(encoding="utf-8")),
-        history=pd.read_csv(history_csv) if history_csv.is_file() else None,
-        val=_read_val_predictions(folder / "val_predictions.csv"),
-        models=model_files(folder),
+        folder=run.path,
+        config=run.config,
+        metrics=run.metrics,
+        history=run.history(),
+        val=run.val_predictions(),
+        models=run.best_models(),
     )
-
-
-def model_files(folder: Path) -> dict[int | None, Path]:
-    """``best.keras``, or one ``fold-<k>/best.keras`` per fold."""
-    if (folder / "best.keras").is_file():
-        return {None: folder / "best.keras"}
-    folds = {}
-    for path in sorted(folder.glob("fold-*/best.keras")):
-        suffix = path.parent.name.removeprefix("fold-")
-        if suffix.isdigit():
-            folds[int(suffix)] = path
-    return folds
-
-
-def _read_val_predictions(path: Path) -> pd.DataFrame:
-    frame = pd.read_csv(path, dtype={"id": str})
-    missing = {"id", "label", "prob"} - set(frame.columns)
-    if missing:
-        raise RunNotFoundError(f"{path} lacks column(s) {', '.join(sorted(missing))}; train the run again")
-    frame["label"] = frame["label"].astype(int)
-    frame["prob"] = frame["prob"].astype(float)
-    return frame

@@ -124,16 +124,15 @@ class NoOverlay(Exception):
 
 def _heatmaps(run: RunArtifacts, cases: pd.DataFrame, images: np.ndarray) -> tuple[np.ndarray, str]:
     """Grad-CAM maps, each image explained by the model (fold) that predicted it, and the layer used."""
-    import keras
-
     from kaggle_kit.gradcam import find_target, gradcam
+    from kaggle_kit.runfolder import load_model
 
     if not run.models:
         raise NoOverlay(f"{run.folder} holds no best.keras model")
     folds = cases["fold"].to_numpy() if "fold" in cases and None not in run.models else [None] * len(cases)
     heatmaps = np.zeros(images.shape[:3], dtype=np.float32)
     for fold in dict.fromkeys(folds):
-        model = keras.saving.load_model(run.models[_model_key(run, fold)], compile=False)
+        model = load_model(run.models[_model_key(run, fold)])
         explainer = find_target(model)
         if explainer is None:
             raise NoOverlay(

@@ -12,8 +12,8 @@ import numpy as np
 
 from kaggle_kit import __version__
 from kaggle_kit.errors import KitError, RunNotFoundError
-from kaggle_kit.fsutil import write_text_atomic
-from kaggle_kit.report import figures
+from kaggle_kit.runfolder import RunFolder
+from kaggle_kit import figures
 from kaggle_kit.report.artifacts import RunArtifacts, load_artifacts
 from kaggle_kit.report.gallery import build_gallery
 from kaggle_kit.report.html import Page, render
@@ -21,24 +21,22 @@ from kaggle_kit.report.html import Page, render
 if TYPE_CHECKING:
     from kaggle_kit.paths import Workspace
 
-REPORT_NAME = "report.html"
 GALLERY_SIZE = 12
 
 
 def write_report(run, workspace: "Workspace", *, gallery_size: int = GALLERY_SIZE) -> Path:
     """Write ``report.html`` into the run folder and return its path.
 
-    ``run`` is a :class:`kaggle_kit.runs.Run` or a run folder path. Images for the
+    ``run`` is a :class:`kaggle_kit.runfolder.RunFolder` or a run folder path. Images for the
     gallery come from the run's prepared cache in ``workspace``; without it the
     report still has every plot, and says why the images are missing.
 
-    >>> write_report(Run.open(workspace, "galaxy-zoo-2", run_id), workspace)
+    >>> write_report(RunFolder.open(workspace, "galaxy-zoo-2", run_id), workspace)
     PosixPath('runs/galaxy-zoo-2/<run-id>/report.html')
     """
-    artifacts = load_artifacts(run_folder(run))
-    target = artifacts.folder / REPORT_NAME
-    write_text_atomic(target, render(build_page(artifacts, workspace, gallery_size)))
-    return target
+    folder = as_run_folder(run)
+    artifacts = load_artifacts(folder)
+    return folder.write_report(render(build_page(artifacts, workspace, gallery_size)))
 
 
 def try_write_report(run, workspace: "Workspace") -> Path | None:
@@ -58,21 +56,24 @@ def try_write_report(run, workspace: "Workspace") -> Path | None:
         return None
 
 
+def as_run_folder(run) -> RunFolder:
+    """``run`` itself, or the run folder at a path given directly."""
+    return RunFolder.at(run) if isinstance(run, (str, os.PathLike)) else run
+
+
 def run_folder(run) -> Path:
-    """The folder of a ``Run`` (its ``path``) or of a path given directly."""
-    if isinstance(run, (str, os.PathLike)):
-        return Path(run)
-    return Path(run.path)
+    """The path of a ``RunFolder``, or a path given directly."""
+    return Path(run) if isinstance(run, (str, os.PathLike)) else run.path
 
 
 def find_run_folder(workspace: "Workspace", run: str, slug: str | None = None) -> Path:
     """Resolve what the user typed: ``SLUG RUN``, a run folder path, a run id unique across
     competitions, or a lone ``SLUG`` (its latest finished run)."""
     from kaggle_kit.competitions import list_competitions
-    from kaggle_kit.runs import Run, latest_run
+    from kaggle_kit.runs import latest_run
 
     if slug is not None:
-        return Run.open(workspace, _slug_of(slug), run).path
+        return RunFolder.open(workspace, _slug_of(slug), run).path
     if Path(run).is_dir():
         return Path(run)
     matches = sorted(path for path in workspace.runs_dir.glob(f"*/{run}") if path.is_dir())

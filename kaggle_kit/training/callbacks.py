@@ -1,29 +1,40 @@
-"""Keras callbacks of the loop: the learning-rate schedule and the run keeper.
+"""The loop's Keras callbacks, assembled in one place: the learning-rate schedule and the run keeper.
 
-Both share one :class:`TrainingState`, saved with every checkpoint, so early
-stopping, the plateau schedule and the best score survive a resume.
+They share one :class:`TrainingState`, saved with every checkpoint, so early
+stopping, the plateau schedule and the best score survive a resume. Both
+engines drive the same list (``model.fit`` itself; the step loop by hand), so a
+callback added in :func:`training_callbacks` works under every strategy.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import keras
 
 from kaggle_kit.config import TrainConfig
-from kaggle_kit.fsutil import write_csv_atomic
-from kaggle_kit.runs import BEST_MODEL
-from kaggle_kit.training.checkpoints import TrainingState, save_checkpoint, save_model_atomic
+from kaggle_kit.training.state import TrainingState
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from kaggle_kit.runfolder import UnitFolder
 
 PLATEAU_FACTOR = 0.5  # the plateau schedule halves the rate...
 MIN_LR_SCALE = 1e-3  # ...down to a thousandth of the configured rate
 
 
-def monitored_metric(metric: str) -> str:
-    """The validation log the best checkpoint and early stopping follow."""
-    return "val_auc" if metric == "auc" else "val_accuracy"
+def training_callbacks(config: TrainConfig, steps_per_epoch: int, state: TrainingState, monitor: str,
+                       keeper: "RunKeeper") -> list[keras.callbacks.Callback]:
+    """The callbacks of a unit, in the order they run after each epoch.
+
+    The schedule first (it adds ``lr`` to the epoch's logs), the run keeper last
+    (it saves the epoch: history, best model, checkpoint). A new callback (e.g.
+    ``keras.callbacks.SwapEMAWeights``) goes between them.
+    """
+    return [LearningRateControl(config, steps_per_epoch, state, monitor), keeper]
 
 
 def plateau_patience(config: TrainConfig) -> int:
@@ -83,9 +94,9 @@ class RunKeeper(keras.callbacks.Callback):
     best model and the last checkpoint stay the last good ones.
     """
 
-    def __init__(self, unit_dir: Path, state: TrainingState, monitor: str, patience: int, epochs: int):
+    def __init__(self, unit: "UnitFolder", state: TrainingState, monitor: str, patience: int, epochs: int):
         super().__init__()
-        self.unit_dir, self.state, self.monitor = unit_dir, state, monitor
+        self.unit, self.state, self.monitor = unit, state, monitor
         self.patience, self.epochs = patience, epochs
         self.nan_epoch: int | None = None
         self._started = time.monotonic()
@@ -106,23 +117,19 @@ class RunKeeper(keras.callbacks.Callback):
         score = logs.get(self.monitor, math.nan)
         if math.isfinite(score) and (state.best_score is None or score > state.best_score):
             state.best_score, state.best_epoch, state.wait = score, epoch + 1, 0
-            save_model_atomic(self.model, self.unit_dir / BEST_MODEL)
+            self.unit.save_best(self.model)
         else:
             state.wait += 1
         if self.patience and state.wait >= self.patience and state.epochs_done < self.epochs:
             state.stopped_early = True
             self.model.stop_training = True
-        write_history(self.unit_dir / "history.csv", state.history)
-        save_checkpoint(self.unit_dir, self.model, state)
+        self.unit.write_history(history_frame(state.history))
+        self.unit.save_checkpoint(self.model, state.to_json())
 
 
-def history_frame(history: list[dict[str, float]]):
+def history_frame(history: list[dict[str, float]]) -> "pd.DataFrame":
     """The per-epoch logs as a table: ``epoch`` first, then the logs in name order (stable across resumes)."""
     import pandas as pd
 
     frame = pd.DataFrame(history)
     return frame[["epoch", *sorted(c for c in frame.columns if c != "epoch")]] if len(frame) else frame
-
-
-def write_history(path: Path, history: list[dict[str, float]]) -> None:
-    write_csv_atomic(path, history_frame(history))

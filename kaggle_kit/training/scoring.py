@@ -57,3 +57,17 @@ def best_threshold(labels: np.ndarray, probs: np.ndarray) -> tuple[float, float]
     else:
         threshold = float((sorted_probs[best_k - 1] + sorted_probs[best_k]) / 2)
     return min(max(threshold, 0.0), 1.0), float(correct[best_k] / max(len(probs), 1))
+
+
+def histogram_auc(positives: np.ndarray, negatives: np.ndarray) -> float:
+    """ROC AUC from probability histograms (trapezoids between bin edges; NaN with one class).
+
+    The step loop's per-epoch *training* AUC, summed over replicas cheaply: the
+    same 200-threshold estimate ``keras.metrics.AUC`` gives under ``model.fit``.
+    """
+    total_pos, total_neg = positives.sum(), negatives.sum()
+    if total_pos == 0 or total_neg == 0:
+        return math.nan
+    tpr = np.concatenate([[0.0], np.cumsum(positives[::-1]) / total_pos])
+    fpr = np.concatenate([[0.0], np.cumsum(negatives[::-1]) / total_neg])
+    return float(np.sum((fpr[1:] - fpr[:-1]) * (tpr[1:] + tpr[:-1]) / 2))

@@ -1,7 +1,8 @@
-"""The report's plots, drawn with matplotlib's Agg backend and returned as PNG bytes.
+"""Plots of runs and sweeps (report.html, learning_curves.png, a sweep's curves), as PNG bytes.
 
-Each function takes plain arrays or frames and returns a closed figure's PNG, so
-nothing here needs a display, a browser or the network.
+Drawn with matplotlib's Agg backend: each function takes plain arrays or frames
+and returns a closed figure's PNG, so nothing here needs a display, a browser or
+the network.
 """
 
 from __future__ import annotations

@@ -1,0 +1,67 @@
+"""The compiled model of a unit: the zoo's model, the task's loss and metrics, the optimizer; precision.
+
+>>> model = build_compiled_model(config, make_task("auc"), (96, 96, 3))
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import TYPE_CHECKING, Iterator
+
+from kaggle_kit.config import TrainConfig
+
+if TYPE_CHECKING:
+    import keras
+
+    from kaggle_kit.training.task import Task
+
+
+def build_compiled_model(config: TrainConfig, task: "Task", image_shape: tuple[int, ...]) -> "keras.Model":
+    """``create_model`` from the config, compiled with the task's loss and metrics and the config's optimizer."""
+    from kaggle_kit.models import create_model
+
+    model = create_model(config.model, image_shape, **model_options(config))
+    model.compile(optimizer=make_optimizer(config), loss=task.loss(config), metrics=task.metrics())
+    return model
+
+
+def model_options(config: TrainConfig) -> dict:
+    """The builder's keyword options: ``model_options``, plus ``weights`` when set."""
+    options = dict(config.model_options)
+    if config.weights is not None:
+        options["weights"] = config.weights
+    return options
+
+
+def make_optimizer(config: TrainConfig) -> "keras.optimizers.Optimizer":
+    import keras
+
+    decay = config.weight_decay or None
+    if config.optimizer == "adam":
+        return keras.optimizers.Adam(config.lr, weight_decay=decay)
+    if config.optimizer == "adamw":
+        return keras.optimizers.AdamW(config.lr, weight_decay=config.weight_decay)
+    if config.optimizer == "rmsprop":
+        return keras.optimizers.RMSprop(config.lr, weight_decay=decay)
+    return keras.optimizers.SGD(config.lr, momentum=0.9, nesterov=True, weight_decay=decay)
+
+
+def gpu_count() -> int:
+    import tensorflow as tf
+
+    return len(tf.config.list_physical_devices("GPU"))
+
+
+@contextlib.contextmanager
+def precision_policy(config: TrainConfig) -> Iterator[str]:
+    """mixed_float16 on a GPU (``auto``) or when asked (``on``); the previous policy restored after."""
+    import keras
+
+    wanted = config.mixed_precision == "on" or (config.mixed_precision == "auto" and gpu_count() > 0)
+    previous = keras.mixed_precision.global_policy().name
+    policy = "mixed_float16" if wanted else "float32"
+    keras.mixed_precision.set_global_policy(policy)
+    try:
+        yield policy
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
