@@ -1,8 +1,7 @@
-"""The competition registry: one front door, fed by a decorator.
+"""The competition registry: what a competition is, and the decorator that registers one.
 
->>> from kaggle_kit.competitions import get_competition
->>> get_competition("histopathologic-cancer-detection").metric
-'auc'
+The front door (``get_competition``, ``list_competitions``) is ``_catalog.py``,
+which also loads the built-ins; a competition module imports only this one.
 """
 
 from __future__ import annotations
@@ -105,26 +104,6 @@ def register_competition(builder: Callable[[], Competition]) -> Callable[[], Com
     return builder
 
 
-def list_competitions() -> list[str]:
-    """Slugs of the registered competitions, sorted."""
-    _load_builtins()
-    return sorted(_COMPETITIONS)
-
-
-def get_competition(name: str) -> Competition:
-    """A registered competition by slug, or a custom one from a ``.yaml``/``.toml`` file path."""
-    _load_builtins()
-    if name in _COMPETITIONS:
-        return _COMPETITIONS[name]()
-    if name.endswith((".yaml", ".yml", ".toml")):
-        from kaggle_kit.competitions.custom import load_custom_competition
-
-        return load_custom_competition(name)
-    raise UnknownNameError(
-        "competition", name, sorted(_COMPETITIONS) + ["<path to a custom competition .yaml/.toml>"]
-    )
-
-
-def _load_builtins() -> None:
-    # Imported here, not at module import, so registering stays lazy and cycle-free.
-    from kaggle_kit.competitions import cancer, galaxy  # noqa: F401
+def registered() -> dict[str, Callable[[], Competition]]:
+    """The registered builders by slug (built-ins registered by ``kaggle_kit.competitions._catalog``)."""
+    return dict(_COMPETITIONS)

@@ -1,5 +1,8 @@
 """The model registry: builders registered by a decorator, one front door to build them.
 
+The built-ins register when ``kaggle_kit.models`` is imported (its ``__init__``
+imports them); a model module imports only this one.
+
 A builder is a function ``builder(input_shape, *, option=default, ...) ->
 keras.Model``; its keyword-only parameters are the model's options, its
 docstring's first line the description. Every model takes raw pixels (0–255,
@@ -69,13 +72,11 @@ def register_model(
 
 def list_models() -> list[str]:
     """Names of the registered models, sorted."""
-    _load_builtins()
     return sorted(_MODELS)
 
 
 def model_info(name: str) -> ModelInfo:
     """Description, options with their defaults and reference input shape of a model."""
-    _load_builtins()
     if name not in _MODELS:
         raise UnknownNameError("model", name, sorted(_MODELS))
     return _MODELS[name]
@@ -127,11 +128,6 @@ def _keyword_defaults(function: Builder) -> dict[str, Any]:
 
 def _first_line(doc: str | None) -> str:
     return (doc or "").strip().splitlines()[0] if doc and doc.strip() else ""
-
-
-def _load_builtins() -> None:
-    # Imported here, not at module import, so `import kaggle_kit.models` stays light and cycle-free.
-    from kaggle_kit.models import applications, notebook, resnet  # noqa: F401
 
 
 @dataclass(frozen=True)
