@@ -11,6 +11,7 @@ from _fixtures_kaggle import *  # noqa: F401,F403
 from _fixtures_predict import *  # noqa: F401,F403
 from _fixtures_prepare import *  # noqa: F401,F403
 from _fixtures_runs import *  # noqa: F401,F403
+from _fixtures_tasks import *  # noqa: F401,F403
 from _fixtures_train import *  # noqa: F401,F403
 
 # Quiet TensorFlow's C++ start-up logging in test output.
