@@ -7,6 +7,7 @@ micro/macro F1, quadratic weighted kappa and RMSE. ``thresholds`` turns
 probabilities and continuous grades into labels.
 """
 
-from kaggle_kit.metrics._registry import KINDS, Metric, get_metric, list_metrics, register_metric, score
+from kaggle_kit.metrics._catalog import get_metric, list_metrics, score
+from kaggle_kit.metrics._registry import KINDS, Metric, register_metric
 
 __all__ = ["KINDS", "Metric", "get_metric", "list_metrics", "register_metric", "score"]

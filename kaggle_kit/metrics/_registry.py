@@ -1,4 +1,4 @@
-"""The metric registry: functions registered by a decorator, one front door to look them up.
+"""The metric registry: what a metric is, and the decorator that registers one.
 
 A metric function takes ``(y_true, y_pred)`` as numpy arrays and returns a float;
 ``nan`` when the metric is undefined on these rows (ROC AUC of a single class),
@@ -6,6 +6,9 @@ so a tiny validation split never crashes a run. Its registration says which way
 is better (so it can drive early stopping and the best checkpoint), what the
 predictions are (``probabilities``, hard ``labels`` or continuous ``values``) and
 which task kinds it applies to.
+
+The front door (``get_metric``, ``list_metrics``, ``score``) is ``_catalog.py``,
+which also loads the built-ins; a module defining metrics imports only this one.
 
 >>> from kaggle_kit.metrics import get_metric
 >>> metric = get_metric("log_loss")
@@ -24,7 +27,7 @@ from typing import Callable
 
 import numpy as np
 
-from kaggle_kit.errors import DataError, UnknownNameError
+from kaggle_kit.errors import DataError
 
 KINDS = ("binary", "multiclass", "multilabel", "regression")
 NEEDS = ("probabilities", "labels", "values")
@@ -110,29 +113,11 @@ def register_metric(
     return decorate
 
 
-def get_metric(name: str) -> Metric:
-    """The registered metric ``name``; :class:`UnknownNameError` lists the others."""
-    _load_builtins()
-    if name not in _METRICS:
-        raise UnknownNameError("metric", name, sorted(_METRICS))
-    return _METRICS[name]
-
-
-def list_metrics(kind: str | None = None) -> list[str]:
-    """Names of the registered metrics (those applying to task ``kind`` when given), sorted."""
-    _load_builtins()
-    return sorted(name for name, metric in _METRICS.items() if kind is None or kind in metric.kinds)
-
-
-def score(name: str, y_true, y_pred) -> float:
-    """``get_metric(name)(y_true, y_pred)``: the one call for a score."""
-    return get_metric(name)(y_true, y_pred)
+def registered() -> dict[str, Metric]:
+    """The registered metrics by name (the built-ins registered by ``kaggle_kit.metrics._catalog``)."""
+    return dict(_METRICS)
 
 
 def _first_line(doc: str | None) -> str:
     return (doc or "").strip().splitlines()[0] if doc and doc.strip() else ""
 
-
-def _load_builtins() -> None:
-    # Imported here so that registering stays lazy and importing the registry costs nothing.
-    from kaggle_kit.metrics import builtin  # noqa: F401
