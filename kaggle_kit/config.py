@@ -9,12 +9,15 @@ from which the run can be reproduced (``TrainConfig.from_yaml``).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
+import typing
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping
 
+from kaggle_kit.coerce import coerce, shown
 from kaggle_kit.errors import ConfigError
 from kaggle_kit.yamlfile import read_mapping
 
@@ -47,6 +50,9 @@ class AugmentConfig:
     brightness_range: tuple[float, float] | None = None
     contrast_range: float = 0.0
     fill_mode: str = "reflect"
+
+    def __post_init__(self) -> None:
+        _coerce_fields(self, prefix="augment.")
 
     def is_identity(self) -> bool:
         return self == AugmentConfig(fill_mode=self.fill_mode)
@@ -87,6 +93,8 @@ class TrainConfig:
     mixed_precision: str = "auto"
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "augment", _augment_config(self.augment))
+        _coerce_fields(self)
         _validate(self)
 
     # --- serialisation -------------------------------------------------
@@ -159,34 +167,47 @@ def layered_config(
 
 def _build(data: dict[str, Any], source: str) -> TrainConfig:
     known = {f.name for f in fields(TrainConfig)}
-    unknown = sorted(set(data) - known)
+    unknown = sorted(set(data) - known, key=str)
     if unknown:
         raise ConfigError(
-            f"{source}: unknown option(s) {', '.join(unknown)}; valid options are {', '.join(sorted(known))}"
+            f"{source}: unknown option(s) {', '.join(map(str, unknown))}; valid options are {', '.join(sorted(known))}"
         )
-    augment = data.get("augment") or {}
-    if not isinstance(augment, AugmentConfig):
-        augment_known = {f.name for f in fields(AugmentConfig)}
-        bad = sorted(set(augment) - augment_known)
-        if bad:
-            raise ConfigError(
-                f"{source}: unknown augment option(s) {', '.join(bad)}; valid are {', '.join(sorted(augment_known))}"
-            )
-        augment = dict(augment)
-        if augment.get("brightness_range") is not None:
-            augment["brightness_range"] = tuple(float(v) for v in augment["brightness_range"])
-        try:
-            augment = AugmentConfig(**augment)
-        except TypeError as exc:
-            raise ConfigError(f"{source}: bad augment options ({exc})")
-    data["augment"] = augment
-    data["model_options"] = dict(data.get("model_options") or {})
     try:
         return TrainConfig(**data)
     except ConfigError as exc:
         raise ConfigError(f"{source}: {exc}") from None
-    except TypeError as exc:
+    except TypeError as exc:  # a required field missing (competition)
         raise ConfigError(f"{source}: {exc}") from None
+
+
+def _augment_config(value: Any) -> AugmentConfig:
+    """``augment`` as an ``AugmentConfig``: a mapping of its options (unknown ones refused) or one already."""
+    if isinstance(value, AugmentConfig):
+        return value
+    if value is None:
+        return AugmentConfig()
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"augment must be a mapping of augmentation options (got {shown(value)})")
+    known = {f.name for f in fields(AugmentConfig)}
+    unknown = sorted(set(value) - known, key=str)
+    if unknown:
+        raise ConfigError(f"unknown augment option(s) {', '.join(map(str, unknown))}; "
+                          f"valid are {', '.join(sorted(known))}")
+    return AugmentConfig(**value)
+
+
+@functools.cache
+def _field_types(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _coerce_fields(instance: Any, prefix: str = "") -> None:
+    """Every field of a frozen config dataclass as its annotated type (``coerce``: the one path)."""
+    types = _field_types(type(instance))
+    for f in fields(instance):
+        if types[f.name] is AugmentConfig:
+            continue  # already coerced by its own __post_init__
+        object.__setattr__(instance, f.name, coerce(types[f.name], getattr(instance, f.name), prefix + f.name))
 
 
 def _check(condition: bool, message: str) -> None:

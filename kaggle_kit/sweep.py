@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 import pandas as pd
 
+from kaggle_kit.coerce import coerce
 from kaggle_kit.config import AugmentConfig, TrainConfig, merge
 from kaggle_kit.errors import ConfigError, KitError
 from kaggle_kit.fsutil import write_csv_atomic, write_json_atomic
@@ -39,8 +40,6 @@ FIXED_FIELDS = ("competition", "recipe", "model_options", "augment")
 AUGMENT_PREFIX = "augment."
 MODEL_PREFIX = "model_options."
 METRIC_COLUMNS = ("score", "val_auc", "val_accuracy", "val_loss", "threshold", "best_epoch", "epochs_run")
-NONE_WORDS = ("none", "null")
-TRUE_WORDS, FALSE_WORDS = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
 
 
 @dataclass(frozen=True)
@@ -194,22 +193,13 @@ def _axis_models(spec: str, keys: tuple[str, ...], raw_settings: list[str]) -> l
 
 
 def _parse_value(key: str, text: str, base: TrainConfig, models: Sequence[str]) -> Any:
-    kind = _value_type(key, base, models)
-    if kind is None:
-        return text
-    optional = type(None) in typing.get_args(kind)
-    if optional and text.lower() in NONE_WORDS:
-        return None
-    target = next((t for t in typing.get_args(kind) if t is not type(None)), None) if optional else kind
-    try:
-        return _convert(target, text)
-    except ValueError:
-        raise ConfigError(f"--grid {key}: '{text}' is not {_type_words(target)}") from None
+    """A grid value as its key's type, through the one coercion path (``kaggle_kit.coerce``)."""
+    return coerce(_value_type(key, base, models), text, f"--grid {key}")
 
 
 def _value_type(key: str, base: TrainConfig, models: Sequence[str]):
     """The type a key's values take: the config field's annotation, else the option default's type."""
-    from kaggle_kit.models import model_info
+    from kaggle_kit.models import model_info, option_type
 
     if key.startswith(AUGMENT_PREFIX):
         return typing.get_type_hints(AugmentConfig)[key.removeprefix(AUGMENT_PREFIX)]
@@ -219,29 +209,8 @@ def _value_type(key: str, base: TrainConfig, models: Sequence[str]):
     for name in (base.model, *models):
         options = model_info(name).options
         if bare in options:
-            default = options[bare]
-            return None if default is None else type(default)
+            return option_type(options[bare])
     return None
-
-
-def _convert(target, text: str) -> Any:
-    if target is bool:
-        lowered = text.lower()
-        if lowered not in TRUE_WORDS + FALSE_WORDS:
-            raise ValueError(text)
-        return lowered in TRUE_WORDS
-    if target is int:
-        number = float(text)  # accepts 1e3; refuses 0.5 below
-        if not number.is_integer():
-            raise ValueError(text)
-        return int(number)
-    if target is float:
-        return float(text)
-    return text
-
-
-def _type_words(target) -> str:
-    return {bool: "true or false", int: "a whole number", float: "a number"}.get(target, "valid")
 
 
 # --- running it ------------------------------------------------------------------
@@ -263,10 +232,16 @@ def run_sweep(
     called before each point (the CLI prints progress with it).
     """
     from kaggle_kit.train import train
+    from kaggle_kit.training.model import check_model
 
     axes = _as_axes(grid, base_config)
     points = grid_points(axes)
     configs = [point_config(base_config, point) for point in points]
+    for point, config in zip(points, configs):  # every point's model builds, before the first one trains
+        try:
+            check_model(config)
+        except KitError as exc:
+            raise ConfigError(f"grid point {describe_point(point)}: {exc}") from None
     folder = new_sweep_dir(workspace, competition.slug)
     write_json_atomic(folder / "sweep.json", {
         "competition": competition.slug,

@@ -53,6 +53,8 @@ def train(
     every worker of ``TF_CONFIG``; each returns the chief's run id (its folder
     exists on the chief, and on a shared disk).
     """
+    from kaggle_kit.training.model import check_model
+
     if config is None and resume is None:
         raise TrainingError("train() needs a config, or resume= the id of a run to continue")
     if _wants_cluster(workspace, competition.slug, config, resume):
@@ -64,6 +66,7 @@ def train(
         config = run.config
         prepared = prepared_data(competition, workspace, config, progress)
     else:
+        check_model(config)  # a bad model, option or image size fails before the cache is built
         prepared = prepared_data(competition, workspace, config, progress)  # first: no empty run if it fails
         run = RunFolder.create(workspace, competition.slug, config)
     with run.training():
@@ -269,6 +272,9 @@ def _run_of_this_worker(cluster: "Cluster", competition: "Competition", workspac
                     raise ConfigError(f"run {resume} was trained with --strategy {config.strategy}, not multiworker; "
                                       "unset TF_CONFIG to resume it on one machine")
             else:
+                from kaggle_kit.training.model import check_model
+
+                check_model(config)  # after the cluster started: TensorFlow runs nothing before that
                 run = RunFolder.create(workspace, competition.slug, config)
             stack.enter_context(run.training())
         except KitError as exc:  # tell the others, which would otherwise wait for the chief forever

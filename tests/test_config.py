@@ -60,3 +60,77 @@ def test_bad_config_file_names_the_file(tmp_path):
     path.write_text("epochs: [1\n")
     with pytest.raises(ConfigError, match=f"config file {path} line .* is not valid YAML"):
         layered_config("c", {}, config_file=path)
+
+
+# --- one typed coercion path, every source ------------------------------------------------------
+CANCER = "histopathologic-cancer-detection"
+
+
+@pytest.mark.parametrize(
+    "yaml_text, message",
+    [
+        ("augment: [1, 2]\n", "augment must be a mapping of augmentation options (got [1, 2])"),
+        ("augment:\n  brightness_range: 0.9\n",
+         "augment.brightness_range must be a pair [low, high] of numbers or null (got 0.9)"),
+        ("augment:\n  dihedral: sometimes\n", "augment.dihedral must be true or false (got 'sometimes')"),
+        ("lr: abc\n", "lr must be a number (got 'abc')"),
+        ("epochs: 2.5\n", "epochs must be a whole number (got 2.5)"),
+        ("epochs: true\n", "epochs must be a whole number (got true)"),
+        ("model_options: 5\n", "model_options must be a mapping of name: value (got 5)"),
+        ("model: 5\n", "model must be text (got 5)"),
+        ("max_images: lots\n", "max_images must be a whole number or null (got 'lots')"),
+        ("epochs: .nan\n", "epochs must be a whole number (got NaN)"),
+    ],
+)
+def test_wrong_value_types_in_a_config_file_are_one_error_naming_the_file_and_key(workspace_env, tmp_path, yaml_text,
+                                                                                 message):
+    from click.testing import CliRunner
+
+    from kaggle_kit.cli import cli
+
+    path = tmp_path / "my.yaml"
+    path.write_text(yaml_text)
+    result = CliRunner().invoke(cli, ["train", CANCER, "--config", str(path), "--quiet"])
+    assert (result.exit_code, result.output) == (1, f"Error: {path}: {message}\n")
+    assert not workspace_env.runs_dir.exists() and not workspace_env.data_dir.exists()
+
+
+def test_yaml_numbers_and_numeric_text_are_numbers_through_every_source(tmp_path):
+    path = tmp_path / "my.yaml"
+    path.write_text("lr: 1e-4\nweight_decay: 5E-3\nepochs: '12'\naugment:\n  zoom_range: .1\n  dihedral: yes\n")
+    config = layered_config("c", {"lr": "2e-3"}, config_file=path, overrides={"warmup_epochs": 2.0})
+    assert (config.lr, config.weight_decay, config.epochs, config.warmup_epochs) == (1e-4, 5e-3, 12, 2)
+    assert (config.augment.zoom_range, config.augment.dihedral) == (0.1, True)
+    assert all(type(v) is t for v, t in ((config.lr, float), (config.epochs, int), (config.warmup_epochs, int)))
+    assert TrainConfig.from_yaml(_saved(tmp_path, config)) == config
+
+
+def _saved(tmp_path, config):
+    path = tmp_path / "saved.yaml"
+    path.write_text(config.to_yaml())
+    return path
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (["--model", "resnet-9000"], "unknown model 'resnet-9000'; choose one of: "),
+        (["--model", "kit-resnet", "--model-option", "width=abc"],
+         "model 'kit-resnet' option width must be a whole number (got 'abc')"),
+        (["--model", "kit-resnet", "--model-option", "colour=red"],
+         "model 'kit-resnet' has no option(s) colour; valid options are "),
+        (["--model", "kit-resnet", "--model-option", "dropout=2"],
+         "model 'kit-resnet' option dropout must be from 0.0 to below 1.0 (got 2.0)"),
+        (["--model", "notebook-cnn", "--image-size", "8"], "model 'notebook-cnn' cannot be built for 8×8 images"),
+    ],
+)
+def test_a_bad_model_or_model_option_fails_before_the_cache_or_a_run_folder_exists(workspace_env, cancer_raw, options,
+                                                                                  message):
+    from click.testing import CliRunner
+
+    from kaggle_kit.cli import cli
+
+    result = CliRunner().invoke(cli, ["train", CANCER, "--raw-dir", str(cancer_raw), *options, "--quiet"])
+    assert result.exit_code == 1 and result.output.startswith(f"Error: {message}"), result.output
+    assert "\n" not in result.output.rstrip("\n")
+    assert not workspace_env.runs_dir.exists() and not workspace_env.data_dir.exists()

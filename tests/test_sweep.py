@@ -62,9 +62,9 @@ def test_unknown_key_lists_the_models_options_first():
 @pytest.mark.parametrize(("specs", "message"), [
     (["units"], "--grid 'units' must look like key=v1,v2 (or k1/k2=a1/b1,a2/b2 to vary keys together)"),
     (["units=16,"], "--grid 'units=16,' must look like key=v1,v2 (or k1/k2=a1/b1,a2/b2 to vary keys together)"),
-    (["units=16.5"], "--grid units: '16.5' is not a whole number"),
-    (["lr=fast"], "--grid lr: 'fast' is not a number"),
-    (["extra_layer=maybe"], "--grid extra_layer: 'maybe' is not true or false"),
+    (["units=16.5"], "--grid units must be a whole number (got '16.5')"),
+    (["lr=fast"], "--grid lr must be a number (got 'fast')"),
+    (["extra_layer=maybe"], "--grid extra_layer must be true or false (got 'maybe')"),
     (["units=16,16"], "--grid 'units=16,16' lists a value twice"),
     (["units=16", "units=32"], "--grid units is given twice; list all its values in one --grid"),
     (["l1/l2=0.01"], "--grid 'l1/l2=0.01': setting '0.01' needs 2 value(s) joined by '/', one per key"),
@@ -90,7 +90,7 @@ def test_a_grid_over_models_refuses_options_the_recipe_set_for_another_model():
 
 def test_a_bad_grid_is_a_one_line_cli_error_and_trains_nothing(workspace_env):
     result = CliRunner().invoke(cli, ["sweep", GALAXY, "--recipe", "notebook", "--grid", "units=16.5"])
-    assert (result.exit_code, result.output) == (1, "Error: --grid units: '16.5' is not a whole number\n")
+    assert (result.exit_code, result.output) == (1, "Error: --grid units must be a whole number (got '16.5')\n")
     assert not workspace_env.runs_dir.exists()
 
 

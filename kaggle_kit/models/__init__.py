@@ -13,6 +13,7 @@ from kaggle_kit.models._registry import (
     describe_models,
     list_models,
     model_info,
+    option_type,
     register_model,
 )
 
@@ -24,5 +25,6 @@ __all__ = [
     "describe_models",
     "list_models",
     "model_info",
+    "option_type",
     "register_model",
 ]

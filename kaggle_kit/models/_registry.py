@@ -22,6 +22,7 @@ import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
+from kaggle_kit.coerce import coerce
 from kaggle_kit.errors import ConfigError, UnknownNameError
 
 if TYPE_CHECKING:
@@ -94,6 +95,8 @@ def create_model(name: str, input_shape: tuple[int, int, int], **options: Any) -
         raise ConfigError(
             f"model '{name}' has no option(s) {', '.join(unknown)}; valid options are {valid}"
         )
+    options = {key: coerce(option_type(info.options[key]), value, f"model '{name}' option {key}")
+               for key, value in options.items()}
     shape = _check_shape(name, input_shape)
     try:
         return info.builder(shape, **options)
@@ -119,6 +122,11 @@ def _check_shape(name: str, input_shape: Any) -> tuple[int, int, int]:
     if len(shape) != 3 or not all(isinstance(v, int) and v > 0 for v in shape):
         raise ConfigError(f"model '{name}' needs input_shape (height, width, channels) of positive ints, got {input_shape}")
     return shape
+
+
+def option_type(default: Any) -> type | None:
+    """The type a model option's values take: its default's (any value when the default is ``None``)."""
+    return None if default is None else type(default)
 
 
 def _keyword_defaults(function: Builder) -> dict[str, Any]:

@@ -25,6 +25,14 @@ def build_compiled_model(config: TrainConfig, task: "Task", image_shape: tuple[i
     return model
 
 
+def check_model(config: TrainConfig) -> None:
+    """Build the config's model once and drop it: its name, its options (names, types, ranges) and
+    the image size are checked before anything is prepared or a run folder made."""
+    from kaggle_kit.models import create_model
+
+    create_model(config.model, (config.image_size, config.image_size, 3), **model_options(config))
+
+
 def model_options(config: TrainConfig) -> dict:
     """The builder's keyword options: ``model_options``, plus ``weights`` when set."""
     options = dict(config.model_options)
