@@ -31,7 +31,8 @@ def main() -> None:
 
     from kaggle_kit import kaggle_api
     from kaggle_kit.competitions import get_competition
-    from kaggle_kit.demo.generators import build_archive, write_cancer_competition
+    from kaggle_kit.archive import build_archive
+    from kaggle_kit.demo.generators import write_cancer_competition
     from kaggle_kit.download import download
     from kaggle_kit.paths import Workspace
     from kaggle_kit.standin import serve_locally

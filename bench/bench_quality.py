@@ -49,7 +49,7 @@ def pcam_competition():
                            sample_submission=pd.DataFrame({"id": valid["id"], "label": 0}))
 
     return Competition(
-        slug="pcam-sample", title="PCam sample", source_kind="local", source_ref=str(PCAM), image_ext=".jpg",
+        slug="pcam-sample", title="PCam sample", source_kind="local", source_ref=str(PCAM),
         native_size=(96, 96), metric="auc", build_labels=build, check_layout=lambda raw: {},
         locally_scored=True, local_root=PCAM, description="bench only",
     )
@@ -76,7 +76,7 @@ def run_pcam(workspace, run: str, overrides: dict[str, Any]) -> dict[str, Any]:
 
     competition, config = pcam_competition(), pcam_config(run, overrides)
     started = time.perf_counter()
-    prepared = prepare(competition, workspace, PrepareOptions.from_config(config), progress=False)
+    prepared = prepare(competition, workspace, PrepareOptions(**config.data_settings()), progress=False)
     prepare_seconds = time.perf_counter() - started
     index = prepared.train_index
     held_out = index["id"].str.startswith("valid_").to_numpy()

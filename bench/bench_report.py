@@ -76,14 +76,13 @@ def timed(call, repeats: int) -> tuple[float, object]:
 
 def measure_report(work: Path, images: int, image_size: int, repeats: int) -> dict:
     from kaggle_kit.competitions import get_competition
-    from kaggle_kit.config import TrainConfig
     from kaggle_kit.data.prepare import PrepareOptions, prepare
     from kaggle_kit.paths import Workspace
     from kaggle_kit.report import write_report
 
     write_competition(work / "raw", pcam_tiffs(work, min(images, 2000)), n_train=images, n_test=8)
     workspace = Workspace.resolve(work / "data", work / "runs", work / "submissions", raw_dir=work / "raw")
-    options = PrepareOptions.from_config(TrainConfig(competition=CANCER, image_size=image_size))
+    options = PrepareOptions(image_size=image_size)
     prepared = prepare(get_competition(CANCER), workspace, options, progress=False)
     folder = make_run(workspace, prepared.train_index.drop_duplicates("id"), image_size)
     seconds, path = timed(lambda: write_report(folder, workspace), repeats)

@@ -1,4 +1,4 @@
-"""Zip archives checked before use and extracted safely.
+"""Zip archives checked before use and extracted safely; reproducible ones built from a folder.
 
 ``open_checked`` refuses an incomplete archive (no central directory, members
 past the end of the file) and any member that would land outside the target
@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from kaggle_kit.errors import DataError
+from kaggle_kit.fsutil import atomic_path
 
 CHUNK = 1 << 20
 FREE_SPACE_MARGIN = 64 << 20  # keep this much free beyond the archive's unpacked size
@@ -135,3 +136,21 @@ def human_bytes(count: float) -> str:
         if count < 1024 or unit == "TB":
             return f"{count:.1f} {unit}"
     raise AssertionError("unreachable")
+
+
+def build_archive(folder: str | Path, zip_path: str | Path) -> Path:
+    """Zip ``folder``'s contents (paths relative to it, as Kaggle's archives are); return ``zip_path``.
+
+    Entries are sorted and dated 1980-01-01, so the same folder gives the same
+    bytes. Written atomically.
+    """
+    folder, zip_path = Path(folder), Path(zip_path)
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    with atomic_path(zip_path) as tmp:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+            for path in files:
+                info = zipfile.ZipInfo(path.relative_to(folder).as_posix(), date_time=(1980, 1, 1, 0, 0, 0))
+                info.compress_type = zipfile.ZIP_DEFLATED
+                info.external_attr = 0o644 << 16
+                archive.writestr(info, path.read_bytes(), compresslevel=1)
+    return zip_path

@@ -173,10 +173,11 @@ def prepare(slug, image_size, crop, balance, min_vote_fraction, max_images, labe
 
     Example: kit prepare histopathologic-cancer-detection --image-size 32 --balance undersample
     """
-    from kaggle_kit.data.prepare import PrepareOptions, prepare as prepare_data, summary_lines
+    from kaggle_kit.data.prepare import prepare as prepare_data, summary_lines
+    from kaggle_kit.train import prepare_options
 
     competition = load_competition(slug)
-    options = PrepareOptions.for_competition(
+    options = prepare_options(
         competition, labels_file=labels_file, image_size=image_size, crop=crop, balance=balance,
         min_vote_fraction=min_vote_fraction, max_images=max_images,
     )

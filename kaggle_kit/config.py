@@ -27,6 +27,7 @@ OPTIMIZERS = ("adam", "adamw", "rmsprop", "sgd")
 SCHEDULES = ("constant", "cosine", "plateau")
 STRATEGIES = ("auto", "none", "mirrored", "multiworker")
 MIXED_PRECISION = ("auto", "on", "off")
+DATA_SETTINGS = ("image_size", "crop", "balance", "min_vote_fraction", "max_images", "seed")  # the cache's identity
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,10 @@ class TrainConfig:
         object.__setattr__(self, "augment", _augment_config(self.augment))
         _coerce_fields(self)
         _validate(self)
+
+    def data_settings(self) -> dict[str, Any]:
+        """What the prepared cache is built from: ``PrepareOptions(**config.data_settings())``."""
+        return {name: getattr(self, name) for name in DATA_SETTINGS}
 
     # --- serialisation -------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

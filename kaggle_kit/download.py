@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -26,7 +25,6 @@ from typing import Any
 from kaggle_kit import __version__, kaggle_api
 from kaggle_kit.archive import Members, extract, human_bytes, open_checked
 from kaggle_kit.competitions import Competition
-from kaggle_kit.competitions import galaxy
 from kaggle_kit.errors import ConfigError, DataError
 from kaggle_kit.fsutil import atomic_dir, write_json_atomic
 from kaggle_kit.inventory import DOWNLOAD_MANIFEST
@@ -70,8 +68,8 @@ def download(
     """Download, verify and extract ``competition`` into its raw folder; a no-op when already there.
 
     ``from_zip``: an archive fetched by hand instead of the API. ``dataset``: another
-    ``owner/slug`` for a dataset-backed competition. ``labels``: gz2_hart16.csv(.gz) to add
-    when the Galaxy Zoo 2 dataset lacks it.
+    ``owner/slug`` for a dataset-backed competition. ``labels``: a label table the data lacks,
+    for a competition with an ``add_labels`` hook (Galaxy Zoo 2: gz2_hart16.csv(.gz)).
     """
     slug = competition.slug
     raw = competition.raw_dir(workspace)
@@ -120,12 +118,11 @@ def _check_options(competition: Competition, dataset: str | None, labels: Path |
                           "Kaggle competition: drop --dataset")
     if dataset is not None:
         kaggle_api.split_dataset_ref(dataset)
-    if labels is not None and competition.slug != galaxy.SLUG:
-        raise ConfigError(f"--labels supplies the gz2_hart16 table of {galaxy.SLUG} only: "
-                          f"drop it for {competition.slug}")
+    if labels is not None and competition.add_labels is None:
+        raise ConfigError(f"--labels adds a label table missing from a competition's data; {competition.slug} "
+                          "needs none: drop it")
     if labels is not None and not Path(labels).is_file():
-        raise DataError(f"{labels} not found: pass the path of gz2_hart16.csv or gz2_hart16.csv.gz "
-                        "(from data.galaxyzoo.org)")
+        raise DataError(f"{labels} not found: pass the path of the label table")
 
 
 def _fetch(competition: Competition, workspace: Workspace, force: bool, dataset: str | None,
@@ -164,8 +161,7 @@ def _install(competition: Competition, archive: Path, members: Members, raw: Pat
         extract(archive, members, staging, progress=progress)
         folders = _folder_sizes(members)
         if labels is not None:
-            name = galaxy.HART16[1] if str(labels).endswith(".gz") else galaxy.HART16[0]
-            shutil.copyfile(labels, staging / name)
+            name = competition.add_labels(Path(labels), staging)
             folders[name] = (1, (staging / name).stat().st_size)
         try:
             layout = competition.check_layout(staging)

@@ -15,17 +15,15 @@ the earlier submission listed first).
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import fcntl
 import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING
 
 from kaggle_kit.errors import DataError, SubmissionError
-from kaggle_kit.fsutil import write_csv_atomic
+from kaggle_kit.fsutil import locked, write_csv_atomic
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -129,7 +127,7 @@ def record_score(
         "auc": score.auc,
     }
     path = leaderboard_path(workspace, slug)
-    with _locked(path):
+    with locked(path.with_name(f".{path.name}.lock")):  # read-modify-write of the board is one step
         board = read_leaderboard_file(path)
         same = board.index[(board["file"] == entry.file) & (board["config_hash"] == entry.config_hash)
                            & (board["run"] == entry.run) & (board["score"] == score.score)]
@@ -243,10 +241,12 @@ def _aligned_column(path: str | os.PathLike, ids: "pd.Index", what: str) -> "pd.
 
 
 def _score(metric: str, truth, predicted, probs) -> LocalScore:
-    from sklearn.metrics import confusion_matrix, roc_auc_score
+    from sklearn.metrics import confusion_matrix
+
+    from kaggle_kit.training.scoring import roc_auc
 
     accuracy = float((truth == predicted).mean())
-    auc = float(roc_auc_score(truth, probs)) if probs is not None and len(set(truth)) == 2 else None
+    auc = roc_auc(truth, probs) if probs is not None and len(set(truth)) == 2 else None
     (tn, fp), (fn, tp) = confusion_matrix(truth, predicted, labels=[0, 1]).tolist()
     score = accuracy if metric == "accuracy" else auc
     if score is None:
@@ -265,15 +265,3 @@ def _number(value) -> str:
     import pandas as pd
 
     return "n/a" if value is None or pd.isna(value) else f"{float(value):.4f}"
-
-
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """An exclusive lock beside ``path``: read-modify-write of the board is one step."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_name(f".{path.name}.lock"), "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -1,7 +1,7 @@
 """Score the prepared test set with trained runs: TTA, K-fold and ensemble averaging.
 
 Each run predicts through its own preprocessing: the cache prepared with its
-``image_size``/``crop`` (``PrepareOptions.from_config(run.config)``) read through
+``image_size``/``crop`` (``PrepareOptions(**run.config.data_settings())``) read through
 the one shared pipeline (``make_dataset(..., training=False)``), so predict sees
 exactly what evaluation saw. Probabilities are averaged over, in turn, the TTA
 views of a batch, the run's fold models, and the runs of an ensemble.
@@ -146,7 +146,7 @@ def run_probabilities(
     from kaggle_kit.data.pipeline import make_dataset
     from kaggle_kit.data.prepare import PrepareOptions, load_prepared
 
-    prepared = load_prepared(competition, workspace, PrepareOptions.from_config(run.config))
+    prepared = load_prepared(competition, workspace, PrepareOptions(**run.config.data_settings()))
     index = prepared.test_index
     readable = index["readable"].astype(bool).to_numpy()
     probs = np.full(len(index), float(prepared.train_index["label"].mean()), dtype=np.float64)

@@ -30,6 +30,7 @@ from kaggle_kit.runfolder import RunFolder
 if TYPE_CHECKING:
     from kaggle_kit.competitions import Competition
     from kaggle_kit.data.cache import PreparedData
+    from kaggle_kit.data.prepare import PrepareOptions
     from kaggle_kit.paths import Workspace
     from kaggle_kit.training.distributed import Cluster
     from kaggle_kit.training.engine import Engine, UnitResult
@@ -95,11 +96,24 @@ def training_config(
     return layered_config(competition.slug, competition.recipe(recipe), recipe, config_file, overrides)
 
 
+def prepare_options(competition: "Competition", recipe: str = "default", labels_file: str | None = None,
+                    **overrides: Any) -> "PrepareOptions":
+    """The recipe's data settings with ``overrides`` on top (``None`` values ignored), as ``kit prepare`` uses them.
+
+    >>> prepare_options(get_competition("galaxy-zoo-2"), image_size=64).crop
+    0.5
+    """
+    from kaggle_kit.data.prepare import PrepareOptions
+
+    config = layered_config(competition.slug, competition.recipe(recipe), recipe, overrides=overrides)
+    return PrepareOptions(**config.data_settings(), labels_file=Path(labels_file) if labels_file else None)
+
+
 def prepared_data(competition: "Competition", workspace: "Workspace", config: TrainConfig, progress: bool):
     """The cache the config asks for, built first when it is missing."""
     from kaggle_kit.data.prepare import PrepareOptions, load_prepared, prepare
 
-    options = PrepareOptions.from_config(config)
+    options = PrepareOptions(**config.data_settings())
     try:
         return load_prepared(competition, workspace, options)
     except CacheError:

@@ -48,11 +48,10 @@ def make_run(workspace, slug: str, run_id: str, kind: str = "invariant", seed: i
 def prepare_tiny(workspace, name: str):
     """Prepare a competition (a slug or a custom competition file) at the fake runs' image size."""
     from kaggle_kit.competitions import get_competition
-    from kaggle_kit.config import TrainConfig
     from kaggle_kit.data.prepare import PrepareOptions, prepare
 
     competition = get_competition(name)
-    options = PrepareOptions.from_config(TrainConfig(competition=competition.slug, image_size=IMAGE_SIZE))
+    options = PrepareOptions(image_size=IMAGE_SIZE)
     return prepare(competition, workspace, options, workers=1, progress=False)
 
 

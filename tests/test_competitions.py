@@ -65,9 +65,10 @@ recipe:
 
 def test_custom_competition_from_yaml(tmp_path):
     competition = get_competition(str(write_custom(tmp_path, CUSTOM)))
-    assert (competition.slug, competition.metric, competition.image_ext) == ("my-galaxies", "accuracy", ".png")
+    assert (competition.slug, competition.metric) == ("my-galaxies", "accuracy")
     assert competition.recipe("default")["image_size"] == 64
     tables = competition.build_labels(competition.local_root, LabelOptions())
+    assert all(path.endswith(".png") for path in tables.train["path"])
     assert len(tables.train) == 8 and len(tables.test) == 2
     assert sorted(tables.test_labels["label"]) == [0, 1]  # stratified
     assert list(tables.sample_submission.columns) == ["id", "label"]

@@ -13,7 +13,8 @@ from PIL import Image
 from _fixtures_demo import CANCER_TEST, CANCER_TRAIN, GALAXIES, GALAXY_UNREADABLE
 from kaggle_kit.competitions import LabelOptions, get_competition
 from kaggle_kit.demo import _histology
-from kaggle_kit.demo.generators import build_archive, write_cancer_competition, write_galaxy_dataset
+from kaggle_kit.archive import build_archive
+from kaggle_kit.demo.generators import write_cancer_competition, write_galaxy_dataset
 
 HEX_ID = re.compile(r"[0-9a-f]{40}")
 CANCER = "histopathologic-cancer-detection"

@@ -60,8 +60,8 @@ def test_flips_tta_averages_the_model_over_the_four_flipped_images(cancer_prepar
     got = read(predict(competition, cancer_prepared, ["ori"], tta="flips", batch_size=8, progress=False))
     plain = read(predict(competition, cancer_prepared, ["ori"], progress=False))
 
-    prepared = load_prepared(competition, cancer_prepared, PrepareOptions.from_config(
-        TrainConfig.from_yaml(folder / "config.yaml")))
+    prepared = load_prepared(competition, cancer_prepared, PrepareOptions(
+        **TrainConfig.from_yaml(folder / "config.yaml").data_settings()))
     readable = prepared.test_index["readable"].astype(bool).to_numpy()
     images = prepared.test_store().read(prepared.test_index["row"].to_numpy()[readable]).astype(np.float32)
     model = load_model(folder / "best.keras")

@@ -181,9 +181,11 @@ def test_options_are_validated():
 
 
 def test_options_default_to_the_competition_recipe():
-    galaxy = PrepareOptions.for_competition(get_competition(GALAXY), image_size=64)
+    from kaggle_kit.train import prepare_options
+
+    galaxy = prepare_options(get_competition(GALAXY), image_size=64)
     assert (galaxy.image_size, galaxy.crop, galaxy.balance) == (64, 0.5, "none")
-    notebook = PrepareOptions.for_competition(get_competition(CANCER), recipe="notebook")
+    notebook = prepare_options(get_competition(CANCER), recipe="notebook")
     assert (notebook.image_size, notebook.balance, notebook.max_images) == (32, "undersample", 50_000)
 
 

@@ -31,13 +31,12 @@ PLOTS = 4  # learning curves, ROC, confusion matrix, calibration
 def prepared_workspace(tmp_path_factory) -> tuple[Workspace, list[str]]:
     """A tiny cancer competition prepared at 16 px; returns the workspace and 20 cached train ids."""
     from kaggle_kit.competitions import get_competition
-    from kaggle_kit.config import TrainConfig
     from kaggle_kit.data.prepare import PrepareOptions, prepare
 
     root = tmp_path_factory.mktemp("report")
     workspace = Workspace.resolve(root / "data", root / "runs", root / "submissions")
     write_cancer_raw(workspace.raw_dir(FAKE_CANCER), n_train=24, side=IMAGE_SIZE)
-    options = PrepareOptions.from_config(TrainConfig(competition=FAKE_CANCER, image_size=IMAGE_SIZE))
+    options = PrepareOptions(image_size=IMAGE_SIZE)
     prepared = prepare(get_competition(FAKE_CANCER), workspace, options, workers=1, progress=False)
     return workspace, prepared.train_index["id"].astype(str).tolist()[:20]
 

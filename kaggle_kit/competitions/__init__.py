@@ -2,6 +2,7 @@
 
 from kaggle_kit.competitions._catalog import get_competition, list_competitions
 from kaggle_kit.competitions._registry import Competition, LabelOptions, LabelTables, register_competition
+from kaggle_kit.competitions._tables import stable_fraction
 
 __all__ = [
     "Competition",
@@ -10,4 +11,5 @@ __all__ = [
     "get_competition",
     "list_competitions",
     "register_competition",
+    "stable_fraction",
 ]

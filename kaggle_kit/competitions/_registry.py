@@ -54,19 +54,17 @@ class Competition:
     title: str
     source_kind: str  # "competition", "dataset" or "local"
     source_ref: str  # competition slug, "owner/dataset", or a folder for local ones
-    image_ext: str
     native_size: tuple[int, int]
     metric: str
     build_labels: Callable[[Path, LabelOptions], LabelTables]
     check_layout: Callable[[Path], dict[str, Any]]
-    id_column: str = "id"
-    label_column: str = "label"
-    submission_columns: tuple[str, ...] = ("id", "label")
     class_names: tuple[str, str] = ("negative", "positive")
     locally_scored: bool = False
     recipes: Mapping[str, Mapping[str, Any]] = field(default_factory=dict, hash=False)
     local_root: Path | None = None  # raw folder of a custom competition
     description: str = ""
+    # `kit download --labels FILE`: copies a label table the data lacks into the raw folder, returns its name.
+    add_labels: Callable[[Path, Path], str] | None = field(default=None, compare=False)
 
     @property
     def mount_names(self) -> tuple[str, ...]:

@@ -79,7 +79,6 @@ def histopathologic_cancer_detection() -> Competition:
         title="Histopathologic Cancer Detection",
         source_kind="competition",
         source_ref=SLUG,
-        image_ext=".tif",
         native_size=(96, 96),
         metric="auc",
         build_labels=build_labels,

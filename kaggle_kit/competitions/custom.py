@@ -125,7 +125,6 @@ def load_custom_competition(path: str | Path) -> Competition:
         title=str(spec.get("title", slug)),
         source_kind="local",
         source_ref=str(images),
-        image_ext=extension,
         native_size=native_size,  # (0, 0): read from the images when the cache is built
         metric=metric,
         build_labels=build,

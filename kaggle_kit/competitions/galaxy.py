@@ -11,6 +11,7 @@ the test set never changes, so every run is scored on the same galaxies.
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -150,6 +151,13 @@ def build_labels(raw: Path, options: LabelOptions) -> LabelTables:
     )
 
 
+def add_labels(table: Path, raw: Path) -> str:
+    """``kit download --labels``: the Hart et al. table joins the dataset's files (gz2_hart16.csv[.gz])."""
+    name = HART16[1] if table.name.endswith(".gz") else HART16[0]
+    shutil.copyfile(table, raw / name)
+    return name
+
+
 @register_competition
 def galaxy_zoo_2() -> Competition:
     return Competition(
@@ -157,7 +165,6 @@ def galaxy_zoo_2() -> Competition:
         title="Galaxy Zoo 2: spiral vs elliptical",
         source_kind="dataset",
         source_ref=DATASET,
-        image_ext=".jpg",
         native_size=(424, 424),
         metric="accuracy",
         build_labels=build_labels,
@@ -165,5 +172,6 @@ def galaxy_zoo_2() -> Competition:
         class_names=("elliptical", "spiral"),
         locally_scored=True,
         recipes={"default": DEFAULT_RECIPE, "notebook": NOTEBOOK_RECIPE},
+        add_labels=add_labels,
         description="SDSS galaxies labelled by Galaxy Zoo 2 volunteers; fixed 20 % held-out test; accuracy.",
     )

@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass, fields
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -34,7 +34,6 @@ from kaggle_kit.data.cache import (
     MANIFEST,
     PreparedData,
     clear_stale_builds,
-    exclusive_lock,
     fill_arrays,
     new_build_dir,
     open_cache,
@@ -42,11 +41,9 @@ from kaggle_kit.data.cache import (
 )
 from kaggle_kit.data.decode import RESAMPLE_NAME
 from kaggle_kit.errors import CacheError, ConfigError, DataError
-from kaggle_kit.fsutil import write_csv_atomic, write_json_atomic
+from kaggle_kit.fsutil import locked, write_csv_atomic, write_json_atomic
 from kaggle_kit.paths import Workspace
 
-if TYPE_CHECKING:
-    from kaggle_kit.config import TrainConfig
 
 LOCK_FILE = ".prepare.lock"
 SMALL_BUILD = 1000  # images; below this one process decodes faster than a pool starts
@@ -75,36 +72,6 @@ class PrepareOptions:
             raise ConfigError(f"min vote fraction must be from 0 to 1 (got {self.min_vote_fraction!r})")
         if self.max_images is not None and self.max_images < 4:
             raise ConfigError(f"max images must be at least 4 (got {self.max_images!r})")
-
-    @classmethod
-    def from_config(cls, config: "TrainConfig", labels_file: str | os.PathLike | None = None) -> "PrepareOptions":
-        return cls(
-            image_size=config.image_size,
-            crop=float(config.crop),
-            balance=config.balance,
-            min_vote_fraction=config.min_vote_fraction,
-            max_images=config.max_images,
-            seed=config.seed,
-            labels_file=Path(labels_file) if labels_file is not None else None,
-        )
-
-    @classmethod
-    def for_competition(
-        cls,
-        competition: Competition,
-        recipe: str = "default",
-        labels_file: str | os.PathLike | None = None,
-        **overrides: Any,
-    ) -> "PrepareOptions":
-        """The recipe's data settings with ``overrides`` on top (``None`` values ignored).
-
-        >>> PrepareOptions.for_competition(get_competition("galaxy-zoo-2"), image_size=64).crop
-        0.5
-        """
-        from kaggle_kit.config import layered_config
-
-        config = layered_config(competition.slug, competition.recipe(recipe), recipe, overrides=overrides)
-        return cls.from_config(config, labels_file=labels_file)
 
     def settings(self) -> dict[str, Any]:
         """The fields that identify a cache (JSON-ready, as stored in the manifest)."""
@@ -156,7 +123,7 @@ def prepare(
             "first, or pass --raw-dir"
         )
     cache_root = workspace.cache_root(competition.slug)
-    with exclusive_lock(cache_root / LOCK_FILE):
+    with locked(cache_root / LOCK_FILE):
         clear_stale_builds(cache_root)
         label_options = LabelOptions(labels_file=options.labels_file, min_vote_fraction=options.min_vote_fraction)
         tables = competition.build_labels(raw, label_options)

@@ -1,8 +1,7 @@
 """Seeded procedural stand-ins for the two built-in competitions, in their real layouts.
 
->>> from kaggle_kit.demo.generators import write_cancer_competition, write_galaxy_dataset, build_archive
+>>> from kaggle_kit.demo.generators import write_cancer_competition, write_galaxy_dataset
 >>> raw = write_cancer_competition(tmp / "cancer", n_train=200, n_test=50, seed=0)
->>> build_archive(raw, tmp / "histopathologic-cancer-detection.zip")
 
 ``write_cancer_competition`` writes Kaggle's histopathologic-cancer-detection files
 (``train/<id>.tif``, ``test/<id>.tif``, ``train_labels.csv``, ``sample_submission.csv``);
@@ -10,8 +9,8 @@
 (``images_gz2/images/<asset_id>.jpg``, ``gz2_filename_mapping.csv``) plus the Hart et
 al. (2016) table ``gz2_hart16.csv``. The same seed gives byte-identical files. Both
 write into a temporary folder renamed onto ``root`` at the end, so an interrupted
-run leaves nothing half-written. ``build_archive`` zips a folder the way Kaggle
-serves it, for the stand-in server.
+run leaves nothing half-written (``kaggle_kit.archive.build_archive`` zips a folder
+the way Kaggle serves it).
 
 How the images are made, and what makes them hard, is described in
 ``_histology.py`` (patches) and ``_sky.py`` (galaxies).
@@ -20,7 +19,6 @@ How the images are made, and what makes them hard, is described in
 from __future__ import annotations
 
 import io
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -220,21 +218,3 @@ def unique_objids(rng: np.random.Generator, count: int) -> np.ndarray:
     while len(ids) < count:
         ids.setdefault(587700000000000000 + int(rng.integers(0, 10**14)), None)
     return np.array(list(ids), dtype=np.int64)
-
-
-def build_archive(folder: str | Path, zip_path: str | Path) -> Path:
-    """Zip ``folder``'s contents (paths relative to it, as Kaggle's archives are); return ``zip_path``.
-
-    Entries are sorted and dated 1980-01-01, so the same folder gives the same
-    bytes. Written atomically.
-    """
-    folder, zip_path = Path(folder), Path(zip_path)
-    files = sorted(p for p in folder.rglob("*") if p.is_file())
-    with atomic_path(zip_path) as tmp:
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
-            for path in files:
-                info = zipfile.ZipInfo(path.relative_to(folder).as_posix(), date_time=(1980, 1, 1, 0, 0, 0))
-                info.compress_type = zipfile.ZIP_DEFLATED
-                info.external_attr = 0o644 << 16
-                archive.writestr(info, path.read_bytes(), compresslevel=1)
-    return zip_path

@@ -177,7 +177,7 @@ def run_competition(slug: str, workspace, size: DemoSize, report: Report, progre
     with _step(report, "download"):
         report(f"  {download(competition, workspace, labels=labels, progress=progress).summary}")
     with _step(report, "prepare"):
-        prepared = prepare(competition, workspace, PrepareOptions.from_config(config), progress=progress)
+        prepared = prepare(competition, workspace, PrepareOptions(**config.data_settings()), progress=progress)
         for line in summary_lines(prepared):
             report(f"  {line}")
     with _step(report, "train"):
@@ -226,18 +226,15 @@ def auc_scorer(solution: Path):
     test set publicly and the rest privately)."""
     import pandas as pd
 
-    from kaggle_kit.competitions._tables import stable_fraction
+    from kaggle_kit.competitions import stable_fraction
+    from kaggle_kit.training.scoring import roc_auc
 
     truth = pd.read_csv(solution, dtype={"id": str})
     public = truth["id"].map(stable_fraction) < 0.5
 
     def half_score(part: pd.Series, predicted) -> str:
-        from sklearn.metrics import roc_auc_score
-
-        labels = truth["label"][part]
-        if labels.nunique() < 2:
-            return "nan"  # a tiny test set can leave one class out of a half: AUC is undefined there
-        return f"{roc_auc_score(labels, predicted[part.to_numpy()]):.5f}"
+        # A tiny test set can leave one class out of a half: AUC is undefined there ("nan").
+        return f"{roc_auc(truth['label'][part], predicted[part.to_numpy()]):.5f}"
 
     def score(competition: str, data: bytes) -> tuple[str, str]:
         submitted = pd.read_csv(io.BytesIO(data), dtype={"id": str}).set_index("id")["label"]

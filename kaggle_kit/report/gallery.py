@@ -105,7 +105,7 @@ def validation_images(run: RunArtifacts, workspace: "Workspace", ids: list[str])
     from kaggle_kit.data.prepare import PrepareOptions, load_prepared
 
     competition = get_competition(run.config.competition)
-    prepared = load_prepared(competition, workspace, PrepareOptions.from_config(run.config))
+    prepared = load_prepared(competition, workspace, PrepareOptions(**run.config.data_settings()))
     # Oversampling repeats ids in the index; any of their rows holds the same image.
     index = prepared.train_index.assign(id=prepared.train_index["id"].astype(str)).drop_duplicates("id")
     rows = pd.Series(index["row"].to_numpy(), index=index["id"])

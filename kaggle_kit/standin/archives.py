@@ -13,11 +13,11 @@ import zipfile
 from pathlib import Path
 from typing import Mapping
 
+from kaggle_kit.archive import build_archive
+
 
 def zip_folder(root: str | Path) -> bytes:
     """Every file under ``root``, stored by its path relative to ``root`` (as Kaggle zips them)."""
-    from kaggle_kit.demo.generators import build_archive
-
     with tempfile.TemporaryDirectory() as scratch:
         return build_archive(root, Path(scratch) / "archive.zip").read_bytes()
 
