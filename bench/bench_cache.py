@@ -328,10 +328,10 @@ def write_docs(text: str, section: str = SECTION) -> None:
     """
     import tempfile
 
-    from kaggle_kit.data.cache import exclusive_lock
+    from kaggle_kit.fsutil import locked
     from kaggle_kit.fsutil import write_text_atomic
 
-    with exclusive_lock(Path(tempfile.gettempdir()) / "kit-benchmarks-md.lock"):
+    with locked(Path(tempfile.gettempdir()) / "kit-benchmarks-md.lock"):
         current = DOCS.read_text(encoding="utf-8") if DOCS.exists() else "# Benchmarks\n"
         if section in current:
             start = current.index(section)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kaggle_kit.competitions import get_competition, list_competitions
+from kaggle_kit.data.cache import MANIFEST
 from kaggle_kit.paths import Workspace
 
 DOWNLOAD_MANIFEST = "download.json"
-CACHE_MANIFEST = "manifest.json"
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ def competition_status(workspace: Workspace) -> list[CompetitionStatus]:
             competition.raw_is_external(workspace) and raw.is_dir()
         )
         cache_root = workspace.cache_root(slug)
-        prepared = cache_root.is_dir() and any(cache_root.glob(f"*/{CACHE_MANIFEST}"))
+        prepared = cache_root.is_dir() and any(cache_root.glob(f"*/{MANIFEST}"))
         source = f"{competition.source_kind}:{competition.source_ref}"
         rows.append(CompetitionStatus(slug, source, competition.metric, downloaded, prepared))
     return rows

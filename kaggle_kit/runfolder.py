@@ -322,11 +322,11 @@ def load_model(path: Path, *, with_optimizer: bool = False) -> "keras.Model":
     """
     import keras
 
-    import kaggle_kit.data.augment  # noqa: F401  (registers the kit's preprocessing layers)
     import kaggle_kit.models  # noqa: F401  (registers the zoo's builders and their custom layers)
+    from kaggle_kit.data.augment import preprocessing_layers
 
     try:
-        return keras.saving.load_model(path, compile=with_optimizer)
+        return keras.saving.load_model(path, compile=with_optimizer, custom_objects=preprocessing_layers())
     except (OSError, ValueError, KeyError) as exc:
         raise RunNotFoundError(f"cannot load model {path} ({type(exc).__name__}: {exc}); "
                                "delete it and train the run again") from None

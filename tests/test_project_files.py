@@ -46,3 +46,19 @@ def test_readme_mentions_every_command():
     readme = (ROOT / "README.md").read_text()
     for name in cli.commands:
         assert f"kit {name}" in readme, f"README does not document 'kit {name}'"
+
+
+def test_keras_is_a_declared_dependency_at_the_tested_versions():
+    import keras
+    import tensorflow as tf
+    from packaging.requirements import Requirement
+
+    declared = {Requirement(line).name: Requirement(line).specifier
+                for line in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]}
+    assert keras.__version__ in declared["keras"] and tf.__version__ in declared["tensorflow"]
+
+
+def test_the_library_uses_no_private_keras_module():
+    offenders = [str(path.relative_to(ROOT)) for path in (ROOT / "kaggle_kit").rglob("*.py")
+                 if re.search(r"\bkeras\.src\b", path.read_text(encoding="utf-8"))]
+    assert offenders == []

@@ -8,13 +8,9 @@ from __future__ import annotations
 import keras
 import numpy as np
 import tensorflow as tf
-from keras.src.layers.preprocessing.image_preprocessing.base_image_preprocessing_layer import (
-    BaseImagePreprocessingLayer,
-)
-from keras.src.random.seed_generator import SeedGenerator
 
 
-class StatelessSeeds(SeedGenerator):
+class StatelessSeeds(keras.random.SeedGenerator):
     """Stands in for a layer's ``SeedGenerator``: each ``next()`` is a fresh stateless seed.
 
     Keras layers draw several numbers from one generator; folding a trace-time
@@ -31,21 +27,30 @@ class StatelessSeeds(SeedGenerator):
         return tf.random.experimental.stateless_fold_in(self._base, self._draws)
 
 
-class _PerImageLayer(BaseImagePreprocessingLayer):
-    """Shared plumbing: a seed generator, identity outside training, shape kept."""
+class _PerImageLayer(keras.layers.Layer):
+    """Shared plumbing: a seed generator, identity outside training, shape kept.
+
+    The same two-step interface as Keras' own image preprocessing layers
+    (``get_random_transformation``, then ``transform_images``), so the augmenter
+    drives these and ``keras.layers.RandomContrast`` alike; built on the public
+    ``keras.layers.Layer`` only.
+    """
 
     def __init__(self, seed=None, **kwargs):
         super().__init__(**kwargs)
         self.seed = seed
-        self.generator = SeedGenerator(seed)
+        self.generator = keras.random.SeedGenerator(seed)
+
+    def call(self, images, training=True):
+        return self.transform_images(images, self.get_random_transformation(images, training=training),
+                                     training=training)
 
     def get_random_transformation(self, data, training=True, seed=None):
         if not training:
             return None
         images = data["images"] if isinstance(data, dict) else data
         batch = tf.shape(images)[0] if len(images.shape) == 4 else 1
-        seed = self._get_seed_generator(self.backend._backend) if seed is None else seed
-        return self.draw(batch, seed)
+        return self.draw(batch, self.generator if seed is None else seed)
 
     keeps_dtype = False  # True: works on any dtype (uint8 moves 4x fewer bytes than float32)
 

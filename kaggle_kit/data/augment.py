@@ -115,6 +115,13 @@ def random_brightness_multiplier_layer(brightness_range: tuple[float, float], se
     return RandomBrightnessMultiplier(brightness_range, seed=seed)
 
 
+def preprocessing_layers() -> dict[str, type]:
+    """The kit's own layers by name, for loading a saved model that holds them (``custom_objects``)."""
+    from kaggle_kit.data._layers import RandomAffine, RandomBrightnessMultiplier, RandomDihedral
+
+    return {layer.__name__: layer for layer in (RandomAffine, RandomBrightnessMultiplier, RandomDihedral)}
+
+
 def dihedral_transform(images: "tf.Tensor", index: int) -> "tf.Tensor":
     """Transform ``index`` (0–7) of the dihedral group: ``index // 4`` flips, ``index % 4`` quarter-turns.
 

@@ -12,8 +12,6 @@ the rows they need; nobody maps or loads a whole array.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import json
 import os
 import shutil
@@ -271,23 +269,7 @@ def die_with_parent(parent_pid: int) -> None:
         os._exit(1)
 
 
-# --- locking and publishing ----------------------------------------------------
-@contextlib.contextmanager
-def exclusive_lock(path: Path) -> Iterator[None]:
-    """Hold an exclusive ``flock`` on ``path``; a second prepare waits here.
-
-    The kernel drops the lock when the holder dies, even by SIGKILL, so a killed
-    build never leaves a stale lock behind.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-
-
+# --- publishing ----------------------------------------------------------------
 def clear_stale_builds(cache_root: Path) -> None:
     """Remove leftovers of interrupted builds. Call with the competition's lock held:
     then no build is running, so everything in the build folder is stale."""
