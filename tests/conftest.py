@@ -28,3 +28,17 @@ def workspace_env(tmp_path, monkeypatch):
     monkeypatch.delenv("KIT_KAGGLE_INPUT", raising=False)
     monkeypatch.delenv("KIT_KAGGLE_WORKING", raising=False)
     return Workspace.resolve()
+
+
+@pytest.fixture
+def op_determinism():
+    """TensorFlow's deterministic kernels for one test: seeded runs must then match exactly on any device
+    (GPU kernels such as cuDNN convolutions and atomics-based reductions are not deterministic by default)."""
+    import tensorflow as tf
+    from tensorflow.python.framework import config as tf_config  # disable_op_determinism has no public alias
+
+    was_enabled = tf_config.is_op_determinism_enabled()
+    tf.config.experimental.enable_op_determinism()
+    yield
+    if not was_enabled:
+        tf_config.disable_op_determinism()

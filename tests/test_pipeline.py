@@ -49,7 +49,7 @@ def test_training_reshuffles_every_epoch_and_keeps_labels_with_images():
     assert first.tolist() == first_labels.tolist()
 
 
-def test_same_seed_same_order_and_augmentation_across_datasets():
+def test_same_seed_same_order_and_augmentation_across_datasets(op_determinism):
     rows = np.arange(20)
     store = MemoryStore(np.random.default_rng(0).integers(0, 255, (20, SIZE, SIZE, 3), dtype=np.uint8))
     augment = AugmentConfig(dihedral=True, brightness_range=(0.8, 1.2))

@@ -202,14 +202,14 @@ def test_kfold_writes_out_of_fold_predictions_and_the_cv_score(workspace_env, ti
     assert set(pd.read_csv(run.path / "history.csv")["fold"]) == {0, 1}
 
 
-def test_same_seed_gives_the_same_run(workspace_env, tiny_models):
+def test_same_seed_gives_the_same_run(workspace_env, tiny_models, op_determinism):
     config = toy_config(tiny_models[0], epochs=1, augment={"dihedral": True, "zoom_range": 0.1})
     probs = []
     for _ in range(2):
         run = start_run(workspace_env, config)
         train_prepared(run, config, "auc", toy_data(), progress=False)
         probs.append(pd.read_csv(run.path / "val_predictions.csv")["prob"].to_numpy())
-    assert np.allclose(probs[0], probs[1], atol=1e-5)
+    assert np.array_equal(probs[0], probs[1])
 
 
 def test_resume_refuses_other_training_options(workspace_env):
@@ -282,17 +282,21 @@ def test_learning_rate_schedules():
     assert learning_rate_at(plateau.replace(schedule="constant"), 30, 10, lr_scale=0.25) == 1.0
 
 
-def test_mixed_precision_only_on_a_gpu_or_when_asked_and_restored_after():
+@pytest.mark.parametrize("gpus", [0, 1, 2])
+def test_mixed_precision_only_on_a_gpu_or_when_asked_and_restored_after(gpus, monkeypatch):
     import keras
 
-    from kaggle_kit.training.model import gpu_count, precision_policy
+    from kaggle_kit.training import model
 
-    assert gpu_count() == 0  # the test machine has none: auto keeps float32
-    with precision_policy(TrainConfig(competition="t", mixed_precision="auto")) as policy:
-        assert policy == keras.mixed_precision.global_policy().name == "float32"
-    with precision_policy(TrainConfig(competition="t", mixed_precision="on")) as policy:
+    monkeypatch.setattr(model, "gpu_count", lambda: gpus)  # any machine: with or without GPUs
+    before = keras.mixed_precision.global_policy().name
+    with model.precision_policy(TrainConfig(competition="t", mixed_precision="auto")) as policy:
+        assert policy == keras.mixed_precision.global_policy().name == ("mixed_float16" if gpus else "float32")
+    with model.precision_policy(TrainConfig(competition="t", mixed_precision="on")) as policy:
         assert policy == keras.mixed_precision.global_policy().name == "mixed_float16"
-    assert keras.mixed_precision.global_policy().name == "float32"
+    with model.precision_policy(TrainConfig(competition="t", mixed_precision="off")) as policy:
+        assert policy == keras.mixed_precision.global_policy().name == "float32"
+    assert keras.mixed_precision.global_policy().name == before
 
 
 def test_missing_data_fails_before_any_run_folder_is_made(workspace_env):

@@ -1,4 +1,9 @@
-"""A training process killed with SIGKILL mid-run resumes from its last finished epoch."""
+"""A training process killed with SIGKILL mid-run resumes from its last finished epoch.
+
+The child blocks right after saving its first epoch's checkpoint and says so
+(as the prepare kill test's child does mid-decode), so the kill always lands at
+the same point: one finished epoch on disk, the second never started.
+"""
 
 import json
 import os
@@ -6,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pandas as pd
 from click.testing import CliRunner
@@ -14,38 +20,52 @@ from kaggle_kit.cli import cli
 from kaggle_kit.runfolder import RunFolder, UnitFolder
 
 CANCER = "histopathologic-cancer-detection"
-EPOCHS = 12
+EPOCHS = 3
+CHILD = """
+import sys, time
+from pathlib import Path
+from kaggle_kit.cli import cli
+from kaggle_kit.runfolder import UnitFolder
+
+marker = Path(sys.argv[1])
+original = UnitFolder.save_checkpoint
+def save_then_block(unit, model, state):
+    saved = original(unit, model, state)
+    marker.write_text(str(saved))  # the first epoch is on disk: the parent kills us now
+    time.sleep(600)
+UnitFolder.save_checkpoint = save_then_block
+cli(sys.argv[2:], prog_name="kit")
+"""
 
 
-def wait_for_first_checkpoint(runs_root, process, timeout=240.0):
+def wait_for(marker: Path, process, timeout=240.0) -> Path:
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "training ended before it could be killed"
-        found = sorted(runs_root.glob("*/checkpoints/epoch-*"))
-        if found:
-            return found[0].parent.parent
+    while not (marker.exists() and marker.read_text()):
+        assert process.poll() is None, process.stderr.read().decode()[-3000:]
+        assert time.monotonic() < deadline, "no checkpoint written in time"
         time.sleep(0.05)
-    raise AssertionError("no checkpoint written in time")
+    return Path(marker.read_text())
 
 
-def test_sigkill_mid_training_then_resume_finishes_the_run(workspace_env, cancer_raw, monkeypatch):
-    command = [sys.executable, "-m", "kaggle_kit", "train", CANCER, "--raw-dir", str(cancer_raw),
+def test_sigkill_mid_training_then_resume_finishes_the_run(workspace_env, cancer_raw, tmp_path, monkeypatch):
+    marker = tmp_path / "first-epoch.saved"
+    command = [sys.executable, "-c", CHILD, str(marker), "train", CANCER, "--raw-dir", str(cancer_raw),
                "--model", "notebook-cnn", "--image-size", "32", "--epochs", str(EPOCHS), "--batch-size", "8",
                "--patience", "0", "--schedule", "constant", "--quiet"]
     process = subprocess.Popen(command, env=os.environ.copy(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        run_dir = wait_for_first_checkpoint(workspace_env.runs_root(CANCER), process)
+        checkpoint = wait_for(marker, process)
         process.send_signal(signal.SIGKILL)
     finally:
         process.kill()
         process.wait()
     assert process.returncode == -signal.SIGKILL
+    run_dir = checkpoint.parent.parent
     run = RunFolder.open(workspace_env, CANCER, run_dir.name)
     assert run.metrics is None  # unfinished: metrics.json is written last
-    checkpoint = sorted((run_dir / "checkpoints").glob("epoch-*"))[-1]
+    assert [p.name for p in (run_dir / "checkpoints").iterdir()] == ["epoch-0001"]
     saved = json.loads((checkpoint / "state.json").read_text())
-    assert 1 <= saved["epochs_done"] < EPOCHS
-    assert checkpoint.name == f"epoch-{saved['epochs_done']:04d}"
+    assert saved["epochs_done"] == 1
 
     saved_epochs = []
     original = UnitFolder.save_checkpoint
@@ -57,13 +77,12 @@ def test_sigkill_mid_training_then_resume_finishes_the_run(workspace_env, cancer
     monkeypatch.setattr(UnitFolder, "save_checkpoint", counting)
     result = CliRunner().invoke(cli, ["train", CANCER, "--raw-dir", str(cancer_raw), "--resume", run.run_id, "--quiet"])
     assert result.exit_code == 0, result.output
-    assert saved_epochs == list(range(saved["epochs_done"] + 1, EPOCHS + 1))  # only the missing epochs trained
+    assert saved_epochs == [2, 3]  # only the missing epochs trained
     assert result.output.startswith(f"run {run.run_id}: validation auc ")
     assert run.metrics["epochs_run"] == EPOCHS
     history = pd.read_csv(run_dir / "history.csv")
-    assert history["epoch"].tolist() == list(range(1, EPOCHS + 1))
-    # The epochs finished before the kill are kept as they were, not trained again.
+    assert history["epoch"].tolist() == [1, 2, 3]
+    # The epoch finished before the kill is kept as it was, not trained again.
     before = pd.DataFrame(saved["history"])
-    pd.testing.assert_frame_equal(history.iloc[: len(before)][before.columns].reset_index(drop=True), before,
-                                  check_dtype=False)
+    pd.testing.assert_frame_equal(history.iloc[:1][before.columns].reset_index(drop=True), before, check_dtype=False)
     assert (run_dir / "best.keras").is_file()
