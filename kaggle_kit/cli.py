@@ -84,21 +84,15 @@ def cli():
 
 @cli.command()
 @workspace_options
-def competitions(workspace):
+@format_option
+def competitions(workspace, fmt):
     """List the registered competitions and what is on disk for each.
 
-    Example: kit competitions --data-dir /data
+    Example: kit competitions --data-dir /data --format json
     """
-    from kaggle_kit.inventory import competition_status
+    from kaggle_kit.inventory import competition_status, render_competitions
 
-    rows = competition_status(workspace)
-    header = ("slug", "source", "metric", "downloaded", "prepared")
-    table = [header] + [
-        (r.slug, r.source, r.metric, "yes" if r.downloaded else "no", "yes" if r.prepared else "no") for r in rows
-    ]
-    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
-    for row in table:
-        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+    click.echo(render_competitions(competition_status(workspace), fmt))
 
 
 @cli.command()
@@ -124,33 +118,28 @@ def validate(slug, file, workspace):
 @cli.command()
 @competition_argument
 @workspace_options
-def leaderboard(slug, workspace):
+@format_option
+def leaderboard(slug, workspace, fmt):
     """Print the local leaderboard of a locally scored competition (galaxy-zoo-2, custom ones).
 
-    Example: kit leaderboard galaxy-zoo-2
+    Example: kit leaderboard galaxy-zoo-2 --format csv
     """
-    from kaggle_kit.leaderboard import leaderboard_lines
+    from kaggle_kit.leaderboard import leaderboard_text
 
-    for line in leaderboard_lines(load_competition(slug), workspace):
-        click.echo(line)
+    click.echo(leaderboard_text(load_competition(slug), workspace, fmt))
 
 
 @cli.command()
 @click.option("--only", "names", multiple=True, metavar="NAME", help="Show only this model (repeatable).")
-def models(names):
+@format_option
+def models(names, fmt):
     """List the registered models: parameters at their reference input size, description.
 
     Example: kit models --only kit-resnet --only notebook-cnn
     """
-    from kaggle_kit.models import describe_models
+    from kaggle_kit.models import describe_models, render_models
 
-    rows = [("name", "params", "input", "description")] + [
-        (s.name, f"{s.params:,}", "x".join(map(str, s.reference_shape)), s.description)
-        for s in describe_models(list(names))
-    ]
-    widths = [max(len(row[i]) for row in rows) for i in range(3)]
-    for row in rows:
-        click.echo("  ".join([cell.ljust(width) for cell, width in zip(row, widths)] + [row[3]]).rstrip())
+    click.echo(render_models(describe_models(list(names)), fmt))
 
 
 @cli.command()
@@ -296,18 +285,18 @@ def download(slug, force, from_zip, dataset, labels, no_progress, workspace):
 
 @cli.command()
 @competition_argument
-def submissions(slug):
+@format_option
+def submissions(slug, fmt):
     """List your past Kaggle submissions of a competition, with their scores.
 
-    Example: kit submissions histopathologic-cancer-detection
+    Example: kit submissions histopathologic-cancer-detection --format json
     """
     from kaggle_kit.kaggle_api import kaggle_competition_ref, list_submissions, submissions_table
 
     ref = kaggle_competition_ref(load_competition(slug))
     with echo_kaggle_warnings():
         rows = list_submissions(ref)
-    for line in submissions_table(rows, ref):
-        click.echo(line)
+    click.echo(submissions_table(rows, ref, fmt))
 
 
 def _key_value(ctx, param, values):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 
 from kaggle_kit.competitions import get_competition, list_competitions
 from kaggle_kit.data.cache import MANIFEST
@@ -34,3 +34,14 @@ def competition_status(workspace: Workspace) -> list[CompetitionStatus]:
         source = f"{competition.source_kind}:{competition.source_ref}"
         rows.append(CompetitionStatus(slug, source, competition.metric, downloaded, prepared))
     return rows
+
+
+def render_competitions(rows: list[CompetitionStatus], fmt: str = "table") -> str:
+    """``kit competitions``: slug, source, metric, downloaded and prepared (yes/no in a table), as ``fmt``."""
+    from kaggle_kit.tables import column, render
+
+    yes_no = {True: "yes", False: "no"}.get
+    columns = [column("slug"), column("source"), column("metric"), column("downloaded", text=yes_no),
+               column("prepared", text=yes_no)]
+    return render([asdict(row) for row in rows], fmt, keys=[f.name for f in fields(CompetitionStatus)],
+                  columns=columns)

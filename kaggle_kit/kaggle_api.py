@@ -483,12 +483,12 @@ def kaggle_competition_ref(competition) -> str:
     return competition.source_ref
 
 
-def submissions_table(rows: list[dict], competition_ref: str) -> list[str]:
-    """``list_submissions`` rows as aligned text lines, newest first."""
-    if not rows:
-        return [f"No submissions yet to {competition_ref}."]
-    header = ("ref", "date", "status", "public", "private", "file", "description")
-    keys = ("ref", "date", "status", "publicScore", "privateScore", "fileName", "description")
-    table = [header] + [tuple(str(row[key]) for key in keys) for row in rows]
-    widths = [max(len(line[i]) for line in table) for i in range(len(header))]
-    return ["  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip() for line in table]
+def submissions_table(rows: list[dict], competition_ref: str, fmt: str = "table") -> str:
+    """``list_submissions`` rows as ``fmt`` (an aligned table, newest first; JSON or CSV with ``SUBMISSION_FIELDS``)."""
+    from kaggle_kit.tables import column, render
+
+    if not rows and fmt == "table":
+        return f"No submissions yet to {competition_ref}."
+    titles = {"publicScore": "public", "privateScore": "private", "fileName": "file"}
+    shown = ("ref", "date", "status", "publicScore", "privateScore", "fileName", "description")
+    return render(rows, fmt, keys=SUBMISSION_FIELDS, columns=[column(key, titles.get(key), str) for key in shown])

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from kaggle_kit.errors import DataError, SubmissionError
 from kaggle_kit.fsutil import locked, write_csv_atomic
+from kaggle_kit.tables import Column, column, render
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -148,8 +149,8 @@ def read_leaderboard(workspace: "Workspace", slug: str) -> "pd.DataFrame":
     return ranked.sort_values("rank", kind="stable").reset_index(drop=True)
 
 
-def leaderboard_lines(competition: "Competition", workspace: "Workspace") -> list[str]:
-    """What ``kit leaderboard`` prints: the board as text, or how to get a first entry."""
+def leaderboard_text(competition: "Competition", workspace: "Workspace", fmt: str = "table") -> str:
+    """What ``kit leaderboard`` prints: the board as ``fmt``, or (as a table) how to get a first entry."""
     slug = competition.slug
     if not competition.locally_scored:
         raise SubmissionError(
@@ -157,9 +158,9 @@ def leaderboard_lines(competition: "Competition", workspace: "Workspace") -> lis
             "(list your submissions with 'kit submissions')"
         )
     board = read_leaderboard(workspace, slug)
-    if board.empty:
-        return [f"No scored submissions for {slug} yet; make one with 'kit submit {slug} --run RUN'"]
-    return format_leaderboard(board)
+    if board.empty and fmt == "table":
+        return f"No scored submissions for {slug} yet; make one with 'kit submit {slug} --run RUN'"
+    return render_leaderboard(board, fmt)
 
 
 def read_leaderboard_file(path: Path) -> "pd.DataFrame":
@@ -177,26 +178,24 @@ def read_leaderboard_file(path: Path) -> "pd.DataFrame":
     return board
 
 
-def format_leaderboard(board: "pd.DataFrame", highlight: int | None = None) -> list[str]:
-    """The board as aligned text lines; the row at position ``highlight`` is marked with ``*``."""
-    header = (" ", "rank", "score", "accuracy", "auc", "run", "model", "size", "tta", "time")
-    table = [header] + [
-        (
-            "*" if position == highlight else " ",
-            str(int(row["rank"])),
-            f"{row['score']:.4f}",
-            f"{row['accuracy']:.4f}",
-            _number(row["auc"]),
-            str(row["run"]),
-            str(row["model"]),
-            str(row["image_size"]),
-            str(row["tta"]),
-            str(row["time"]),
-        )
-        for position, (_, row) in enumerate(board.iterrows())
+# What scripts read from ``kit leaderboard --format json|csv``: the file's columns, best first, with the rank.
+BOARD_KEYS = ("rank", *COLUMNS)
+
+
+def render_leaderboard(board: "pd.DataFrame", fmt: str = "table", highlight: int | None = None) -> str:
+    """The board as ``fmt``; in a table the row at position ``highlight`` is marked with ``*``."""
+    rows = [{**row, "rank": int(row["rank"]), "position": position}
+            for position, row in enumerate(board.to_dict("records"))]
+    columns = [
+        Column(" ", lambda row: "*" if row["position"] == highlight else " "),
+        column("rank"),
+        Column("score", lambda row: f"{row['score']:.4f}"),
+        Column("accuracy", lambda row: f"{row['accuracy']:.4f}"),
+        column("auc", text=_number),
+        *(column(key, title) for key, title in (("run", None), ("model", None), ("image_size", "size"),
+                                                ("tta", None), ("time", None))),
     ]
-    widths = [max(len(line[i]) for line in table) for i in range(len(header))]
-    return ["  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip() for line in table]
+    return render(rows, fmt, keys=BOARD_KEYS, columns=columns)
 
 
 def format_confusion(score: LocalScore, class_names: tuple[str, str]) -> list[str]:

@@ -38,7 +38,7 @@ class RunSummary:
     run_id: str
     model: str
     image_size: int
-    metric: str
+    metric: str | None
     score: float | None
     best_epoch: int | None
     epochs_run: int | None
@@ -82,7 +82,7 @@ def summarize_runs(runs: list[RunFolder]) -> RunListing:
             run_id=run.run_id,
             model=config.model,
             image_size=config.image_size,
-            metric=metrics["metric"] if metrics else "",
+            metric=metrics["metric"] if metrics else None,
             score=metrics["score"] if metrics else None,
             best_epoch=metrics["best_epoch"] if metrics else None,
             epochs_run=metrics["epochs_run"] if metrics else None,

@@ -29,7 +29,7 @@ from kaggle_kit.leaderboard import (
     Entry,
     Standing,
     format_confusion,
-    format_leaderboard,
+    render_leaderboard,
     record_score,
     score_submission,
 )
@@ -286,7 +286,7 @@ def _standing_lines(standing: Standing, class_names: tuple[str, str]) -> list[st
     lines = [f"Local score on {score.rows} test images: accuracy {score.accuracy:.4f}, AUC {auc} (metric: {score.metric})"]
     lines += format_confusion(score, class_names)
     lines.append(f"Rank {standing.rank} of {len(standing.board)} on {standing.path}")
-    return lines + format_leaderboard(standing.board, highlight=standing.position)
+    return lines + render_leaderboard(standing.board, highlight=standing.position).split("\n")
 
 
 def _link_new(temporary: Path, target: Path) -> None:

@@ -54,7 +54,7 @@ def render(rows: Sequence[Mapping[str, Any]], fmt: str, *, keys: Sequence[str], 
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(keys)
         for row in rows:
-            writer.writerow(["" if _data_value(row.get(key)) is None else row.get(key) for key in keys])
+            writer.writerow([_csv_cell(_data_value(row.get(key))) for key in keys])
         return buffer.getvalue().rstrip("\n")
     if fmt != "table":
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
@@ -63,8 +63,17 @@ def render(rows: Sequence[Mapping[str, Any]], fmt: str, *, keys: Sequence[str], 
     return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip() for line in lines)
 
 
+def _csv_cell(value: Any) -> Any:
+    """A CSV cell: empty for a missing value, JSON for a list or mapping."""
+    if value is None:
+        return ""
+    return json.dumps(value) if isinstance(value, (list, dict)) else value
+
+
 def _data_value(value: Any) -> Any:
-    """A plain JSON value: numpy scalars unwrapped, NaN/inf/NA as ``None``."""
+    """A plain JSON value: numpy scalars unwrapped, tuples as lists, NaN/inf/NA as ``None``."""
+    if isinstance(value, (tuple, list)):
+        return [_data_value(item) for item in value]
     if hasattr(value, "item") and not isinstance(value, (str, bytes)):
         value = value.item()
     if (isinstance(value, float) and not math.isfinite(value)) or type(value).__name__ in ("NAType", "NaTType"):

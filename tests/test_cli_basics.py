@@ -75,3 +75,28 @@ def test_python_dash_m_runs_the_cli():
     out = subprocess.run([sys.executable, "-m", "kaggle_kit", "--version"], capture_output=True, text=True)
     assert out.returncode == 0
     assert out.stdout.startswith("kit, version ")
+
+
+def test_competitions_speak_json_and_csv(workspace_env):
+    import json
+
+    result = CliRunner().invoke(cli, ["competitions", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) == [
+        {"slug": "galaxy-zoo-2", "source": "dataset:jaimetrickz/galaxy-zoo-2-images", "metric": "accuracy",
+         "downloaded": False, "prepared": False},
+        {"slug": "histopathologic-cancer-detection", "source": "competition:histopathologic-cancer-detection",
+         "metric": "auc", "downloaded": False, "prepared": False},
+    ]
+    assert CliRunner().invoke(cli, ["competitions", "--format", "csv"]).output == (
+        "slug,source,metric,downloaded,prepared\n"
+        "galaxy-zoo-2,dataset:jaimetrickz/galaxy-zoo-2-images,accuracy,False,False\n"
+        "histopathologic-cancer-detection,competition:histopathologic-cancer-detection,auc,False,False\n"
+    )
+
+
+@pytest.mark.parametrize("command", ["runs", "submissions", "leaderboard", "models", "competitions"])
+def test_every_listing_command_takes_format_table_json_csv(command):
+    result = CliRunner().invoke(cli, [command, "--help"])
+    assert result.exit_code == 0
+    assert "--format [table|json|csv]" in result.output

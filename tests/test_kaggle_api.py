@@ -289,11 +289,15 @@ def test_list_submissions_newest_first_with_scores(standin, submission):
 def test_submissions_table_and_its_empty_case():
     rows = [{"ref": 7, "date": "2026-01-01 00:00:00", "status": "COMPLETE", "publicScore": "0.9",
              "privateScore": "", "fileName": "s.csv", "description": "m"}]
-    assert kaggle_api.submissions_table(rows, "x") == [
-        "ref  date                 status    public  private  file   description",
-        "7    2026-01-01 00:00:00  COMPLETE  0.9              s.csv  m",
-    ]
-    assert kaggle_api.submissions_table([], "x") == ["No submissions yet to x."]
+    assert kaggle_api.submissions_table(rows, "x") == (
+        "ref  date                 status    public  private  file   description\n"
+        "7    2026-01-01 00:00:00  COMPLETE  0.9              s.csv  m"
+    )
+    assert kaggle_api.submissions_table([], "x") == "No submissions yet to x."
+    assert json.loads(kaggle_api.submissions_table(rows, "x", "json")) == [
+        {"ref": 7, "fileName": "s.csv", "date": "2026-01-01 00:00:00", "description": "m", "status": "COMPLETE",
+         "publicScore": "0.9", "privateScore": ""}]
+    assert kaggle_api.submissions_table([], "x", "csv") == "ref,fileName,date,description,status,publicScore,privateScore"
 
 
 def test_locally_scored_competition_has_no_kaggle_submissions():

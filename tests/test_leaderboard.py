@@ -162,3 +162,26 @@ def test_the_same_file_scored_again_keeps_one_row(galaxy_labels, tmp_path):
     again = record_score(galaxy_labels, GALAXY, entry("run-a"), score, now=at(2))
     assert (first.rank, again.rank, len(again.board)) == (1, 1, 1)
     assert read_leaderboard(galaxy_labels, GALAXY)["time"].tolist() == ["2026-11-22T03:01:00Z"]
+
+
+def test_kit_leaderboard_speaks_json_and_csv(galaxy_labels, tmp_path):
+    import json
+
+    score = score_submission(get_competition(GALAXY), galaxy_labels, write(tmp_path / "s.csv", TRUTH["id"], [0, 1, 1, 1]))
+    record_score(galaxy_labels, GALAXY, entry("run-a"), score, now=at(5))
+    result = CliRunner().invoke(cli, ["leaderboard", GALAXY, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) == [{
+        "rank": 1, "run": "run-a", "time": "2026-11-22T03:05:00Z", "score": 0.75, "metric": "accuracy",
+        "accuracy": 0.75, "auc": None, "model": "tiny", "image_size": "8", "tta": "none", "config_hash": "abc123",
+        "file": "run-a.csv",
+    }]
+    result = CliRunner().invoke(cli, ["leaderboard", GALAXY, "--format", "csv"])
+    assert result.output == (
+        "rank,run,time,score,metric,accuracy,auc,model,image_size,tta,config_hash,file\n"
+        "1,run-a,2026-11-22T03:05:00Z,0.75,accuracy,0.75,,tiny,8,none,abc123,run-a.csv\n"
+    )
+
+
+def test_an_empty_leaderboard_is_an_empty_list_in_json(galaxy_labels):
+    assert CliRunner().invoke(cli, ["leaderboard", GALAXY, "--format", "json"]).output == "[]\n"

@@ -193,3 +193,17 @@ def test_an_input_too_small_for_the_model_is_a_clear_config_error():
         "model 'notebook-cnn' cannot be built for 16×16 images: its layers shrink them to nothing; "
         "use a larger --image-size"
     )
+
+
+def test_kit_models_speaks_json_and_csv():
+    import json
+
+    from kaggle_kit.cli import cli
+
+    result = CliRunner().invoke(cli, ["models", "--only", "notebook-cnn", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) == [{"name": "notebook-cnn", "params": 53313, "reference_shape": [32, 32, 3],
+                                          "description": model_info("notebook-cnn").description}]
+    result = CliRunner().invoke(cli, ["models", "--only", "notebook-cnn", "--format", "csv"])
+    assert result.output == ('name,params,reference_shape,description\n'
+                             f'notebook-cnn,53313,"[32, 32, 3]",{model_info("notebook-cnn").description}\n')

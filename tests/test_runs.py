@@ -122,3 +122,24 @@ def test_learning_curves_png_has_loss_and_metric_panels(tmp_path):
     path = tmp_path / "learning_curves.png"
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert list(tmp_path.iterdir()) == [path]  # no temporary file left behind
+
+
+def test_kit_runs_speaks_json_and_csv(workspace_env):
+    import json
+
+    write_run(workspace_env, "20261122-010000-notebook-cnn", 0.8123, model="notebook-cnn")
+    write_run(workspace_env, "20261122-020000-kit-resnet", None)
+    result = CliRunner().invoke(cli, ["runs", CANCER, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) == [
+        {"run_id": "20261122-010000-notebook-cnn", "model": "notebook-cnn", "image_size": 96, "metric": "auc",
+         "score": 0.8123, "best_epoch": 7, "epochs_run": 10, "finished": True, "date": "2026-11-22 01:00"},
+        {"run_id": "20261122-020000-kit-resnet", "model": "kit-resnet", "image_size": 96, "metric": None,
+         "score": None, "best_epoch": None, "epochs_run": None, "finished": False, "date": "2026-11-22 02:00"},
+    ]
+    assert CliRunner().invoke(cli, ["runs", CANCER, "--format", "csv"]).output == (
+        "run_id,model,image_size,metric,score,best_epoch,epochs_run,finished,date\n"
+        "20261122-010000-notebook-cnn,notebook-cnn,96,auc,0.8123,7,10,True,2026-11-22 01:00\n"
+        "20261122-020000-kit-resnet,kit-resnet,96,,,,,False,2026-11-22 02:00\n"
+    )
+    assert CliRunner().invoke(cli, ["runs", "galaxy-zoo-2", "--format", "json"]).output == "[]\n"

@@ -207,7 +207,7 @@ def _report_kaggle_scores(competition, report: Report) -> float | None:
 
     rows = list_submissions(competition.source_ref)
     report("  Scored by the stand-in Kaggle (ROC AUC on the hidden test labels, public/private halves):")
-    for line in submissions_table(rows, competition.source_ref):
+    for line in submissions_table(rows, competition.source_ref).split("\n"):
         report(f"    {line}")
     return float(rows[0]["publicScore"]) if rows and rows[0]["publicScore"] else None
 

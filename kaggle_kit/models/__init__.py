@@ -15,6 +15,7 @@ from kaggle_kit.models._registry import (
     model_info,
     option_type,
     register_model,
+    render_models,
 )
 
 __all__ = [
@@ -27,4 +28,5 @@ __all__ = [
     "model_info",
     "option_type",
     "register_model",
+    "render_models",
 ]

@@ -17,6 +17,7 @@ True
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import warnings
 from dataclasses import dataclass, field
@@ -157,3 +158,13 @@ def describe_models(names: list[str] | None = None) -> list[ModelSummary]:
         params = count_params(name)
         summaries.append(ModelSummary(name, params, info.reference_shape, info.description))
     return summaries
+
+
+def render_models(summaries: list[ModelSummary], fmt: str = "table") -> str:
+    """``kit models``: name, parameters, reference input and description, as ``fmt``."""
+    from kaggle_kit.tables import Column, column, render
+
+    rows = [dataclasses.asdict(summary) for summary in summaries]
+    columns = [column("name"), Column("params", lambda row: f"{row['params']:,}"),
+               Column("input", lambda row: "x".join(map(str, row["reference_shape"]))), column("description")]
+    return render(rows, fmt, keys=[f.name for f in dataclasses.fields(ModelSummary)], columns=columns)
