@@ -1,8 +1,10 @@
-"""The package's shape: the import graph of kaggle_kit/ (every import, function-level ones included) is acyclic."""
+"""The package's shape: the import graph of kaggle_kit/ (every import, function-level ones included) is
+acyclic and follows the layers docs/architecture.md states."""
 
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "kaggle_kit"
@@ -79,3 +81,58 @@ def test_a_cycle_through_a_function_level_or_relative_import_is_found(tmp_path):
     assert find_cycle(import_graph(package)) == ["pkg.a", "pkg.sub.b", "pkg.sub.c", "pkg.a"]
     (package / "sub" / "c.py").write_text("import os\n")
     assert find_cycle(import_graph(package)) is None
+
+
+# --- the layers docs/architecture.md states ----------------------------------------------------
+ARCHITECTURE = PACKAGE.parent / "docs" / "architecture.md"
+
+
+def stated_layers() -> dict[str, int]:
+    """``docs/architecture.md``'s layer table: module or package (``data/``) → layer number."""
+    layers = {}
+    for line in ARCHITECTURE.read_text(encoding="utf-8").splitlines():
+        match = re.match(r"\|\s*(\d+)\s*\|(.*?)\|", line)
+        if match:
+            for name in re.findall(r"`([^`]+)`", match.group(2)):
+                layers[name] = int(match.group(1))
+    return layers
+
+
+def layer_of(module: str, layers: dict[str, int]) -> int | None:
+    """A module's layer: its own entry (``runfolder``), or its package's (``data/`` for ``data.cache``)."""
+    parts = module.split(".")[1:] or ["__init__"]
+    if f"{parts[0]}/" in layers and len(module.split(".")) >= 2:
+        return layers[f"{parts[0]}/"]
+    return layers.get(".".join(parts))
+
+
+def test_every_module_is_in_a_stated_layer():
+    layers = stated_layers()
+    assert sorted(set(layers.values())) == list(range(7)), "the layer table of docs/architecture.md is unreadable"
+    unplaced = sorted(m for m in import_graph() if layer_of(m, layers) is None)
+    assert unplaced == [], f"add these modules to the layer table of docs/architecture.md: {unplaced}"
+
+
+def test_no_module_imports_from_a_higher_layer():
+    layers = stated_layers()
+    upward = [f"{m} (layer {layer_of(m, layers)}) imports {t} (layer {layer_of(t, layers)})"
+              for m, targets in sorted(import_graph().items()) for t in sorted(targets)
+              if layer_of(m, layers) is not None and layer_of(t, layers) is not None
+              and layer_of(t, layers) > layer_of(m, layers)]
+    assert upward == []
+
+
+def test_the_data_layer_never_names_the_training_config():
+    named = [str(path.relative_to(PACKAGE)) for path in sorted((PACKAGE / "data").rglob("*.py"))
+             if "TrainConfig" in path.read_text(encoding="utf-8")]
+    assert named == []
+
+
+def test_no_module_imports_another_packages_private_module():
+    def package(module: str) -> str:
+        return ".".join(module.split(".")[:2])
+
+    private = [f"{m} imports {t}" for m, targets in sorted(import_graph().items()) for t in sorted(targets)
+               if t.rsplit(".", 1)[-1].startswith("_") and t.rsplit(".", 1)[-1] != "__init__"
+               and package(m) != package(t)]
+    assert private == []
