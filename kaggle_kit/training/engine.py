@@ -103,8 +103,18 @@ class Engine:
         raise NotImplementedError
 
     def predict(self, model: "keras.Model", task: "Task", store, rows: np.ndarray, config: TrainConfig) -> np.ndarray:
-        """Probabilities for ``rows`` of ``store``, in order, through the shared pipeline."""
-        raise NotImplementedError
+        """Probabilities for ``rows`` of ``store``, in order, through the shared pipeline.
+
+        A compiled forward pass on this process alone (``model.predict`` is unsafe under a
+        multi-worker strategy), the same for every engine.
+        """
+        import tensorflow as tf
+
+        from kaggle_kit.data.pipeline import make_dataset
+
+        forward = tf.function(lambda images: task.probabilities(model(images, training=False)))
+        batches = make_dataset(store, rows, None, config.batch_size * self.replicas, training=False)
+        return np.concatenate([forward(images).numpy() for images in batches])
 
     def batch_figures(self, config: TrainConfig) -> dict[str, int]:
         """What ``metrics.json`` records about the batch: replicas, per-replica and global size."""
@@ -205,8 +215,3 @@ class FitEngine(Engine):
 
         return load_model(unit.best_model_path)
 
-    def predict(self, model, task, store, rows, config):
-        from kaggle_kit.data.pipeline import make_dataset
-
-        dataset = make_dataset(store, rows, None, config.batch_size * self.replicas, training=False)
-        return task.probabilities(model.predict(dataset, verbose=0)).numpy()

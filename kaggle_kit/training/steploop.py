@@ -93,16 +93,6 @@ class StepLoopEngine(Engine):
                          with_optimizer=False)
         return model
 
-    def predict(self, model, task, store, rows, config):
-        """From this worker alone (``model.predict`` is unsafe under this strategy)."""
-        import tensorflow as tf
-
-        from kaggle_kit.data.pipeline import make_dataset
-
-        forward = tf.function(lambda images: task.probabilities(model(images, training=False)))
-        batches = make_dataset(store, rows, None, config.batch_size, training=False)
-        return np.concatenate([forward(images).numpy() for images in batches])
-
     def _validation_logs(self, model, task: Task, data: UnitData, config: TrainConfig) -> dict[str, float]:
         """``val_loss``, ``val_accuracy``, ``val_auc`` of the full validation set (every worker predicts all of it)."""
         scores = task.score(data.val_labels, self.predict(model, task, data.store, data.val_rows, config))
