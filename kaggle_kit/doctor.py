@@ -13,7 +13,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from kaggle_kit.competitions import get_competition, list_competitions
+from kaggle_kit.competitions import get_competition
 from kaggle_kit.environment import environment_name
 from kaggle_kit.errors import CredentialsError
 from kaggle_kit.inventory import competition_status
