@@ -100,14 +100,14 @@ def roc_png(labels: np.ndarray, probs: np.ndarray) -> tuple[bytes, float | None]
     """The ROC curve with its AUC in the legend; AUC is ``None`` when only one class is present."""
     from sklearn.metrics import roc_curve
 
-    from kaggle_kit.training.scoring import roc_auc
+    from kaggle_kit.metrics import score
 
     figure, (axis,) = new_figure(4.6, 4.2)
     axis.plot([0, 1], [0, 1], color="grey", linestyle=":", label="chance")
     auc = None
     if len(np.unique(labels)) == 2:
         fpr, tpr, _ = roc_curve(labels, probs)
-        auc = roc_auc(labels, probs)
+        auc = score("auc", labels, probs)
         axis.plot(fpr, tpr, color="C0", label=f"ROC (AUC = {auc:.4f})")
     axis.set_xlabel("false positive rate")
     axis.set_ylabel("true positive rate")

@@ -242,10 +242,10 @@ def _aligned_column(path: str | os.PathLike, ids: "pd.Index", what: str) -> "pd.
 def _score(metric: str, truth, predicted, probs) -> LocalScore:
     from sklearn.metrics import confusion_matrix
 
-    from kaggle_kit.training.scoring import roc_auc
+    from kaggle_kit.metrics import score as metric_score
 
     accuracy = float((truth == predicted).mean())
-    auc = roc_auc(truth, probs) if probs is not None and len(set(truth)) == 2 else None
+    auc = metric_score("auc", truth, probs) if probs is not None and len(set(truth)) == 2 else None
     (tn, fp), (fn, tp) = confusion_matrix(truth, predicted, labels=[0, 1]).tolist()
     score = accuracy if metric == "accuracy" else auc
     if score is None:

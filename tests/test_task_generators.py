@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from _fixtures_tasks import DOG_BREEDS, TASK_TEST, TASK_TRAIN
-from kaggle_kit.competitions._galaxy_tree import CLASS_COLUMNS, spiral_or_elliptical, tree_violations
+from kaggle_kit.competitions.galaxy_tree import CLASS_COLUMNS, spiral_or_elliptical, tree_violations
 from kaggle_kit.demo import _aerial, _dogs, _fundus, _leaves, _sky, task_generators
 from kaggle_kit.demo._tree_votes import tree_votes
 

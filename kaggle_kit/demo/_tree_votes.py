@@ -7,14 +7,14 @@ favour the answer the class string implies (a dominant share of 55–92 %, the r
 spread at random, as 40–50 volunteers disagree), or random fractions when the
 class says nothing; then every question is weighted by the fraction of volunteers
 who reached it, exactly as the challenge's solution file is
-(``kaggle_kit.competitions._galaxy_tree``).
+(``kaggle_kit.competitions.galaxy_tree``).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from kaggle_kit.competitions._galaxy_tree import CLASS_COLUMNS, QUESTIONS
+from kaggle_kit.competitions.galaxy_tree import CLASS_COLUMNS, QUESTIONS
 
 BULGE_ANSWER = {"a": 3, "b": 2, "c": 1, "d": 0}  # GZ2 bulge letters: a dominant … d none
 WINDING_ANSWER = {"t": 0, "m": 1, "l": 2}

@@ -227,14 +227,14 @@ def auc_scorer(solution: Path):
     import pandas as pd
 
     from kaggle_kit.competitions import stable_fraction
-    from kaggle_kit.training.scoring import roc_auc
+    from kaggle_kit.metrics import score as metric_score
 
     truth = pd.read_csv(solution, dtype={"id": str})
     public = truth["id"].map(stable_fraction) < 0.5
 
     def half_score(part: pd.Series, predicted) -> str:
         # A tiny test set can leave one class out of a half: AUC is undefined there ("nan").
-        return f"{roc_auc(truth['label'][part], predicted[part.to_numpy()]):.5f}"
+        return f"{metric_score('auc', truth['label'][part], predicted[part.to_numpy()]):.5f}"
 
     def score(competition: str, data: bytes) -> tuple[str, str]:
         submitted = pd.read_csv(io.BytesIO(data), dtype={"id": str}).set_index("id")["label"]

@@ -48,10 +48,11 @@ import pandas as pd
 from PIL import Image
 from tqdm import tqdm
 
-from kaggle_kit.competitions._galaxy_tree import CLASS_COLUMNS
+from kaggle_kit.archive import build_archive
+from kaggle_kit.competitions.galaxy_tree import CLASS_COLUMNS
 from kaggle_kit.demo import _aerial, _dogs, _fundus, _leaves, _sky
 from kaggle_kit.demo._tree_votes import tree_votes
-from kaggle_kit.demo.generators import build_archive, galaxy_kinds
+from kaggle_kit.demo.generators import galaxy_kinds
 from kaggle_kit.fsutil import atomic_dir, atomic_path
 
 JPEG_QUALITY = 90

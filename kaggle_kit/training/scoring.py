@@ -1,4 +1,4 @@
-"""Scores of predictions: the kit's one ROC AUC, accuracy, log loss and the best threshold."""
+"""Scores of validation predictions: AUC (the metrics registry's), accuracy, log loss and the best threshold."""
 
 from __future__ import annotations
 
@@ -6,17 +6,9 @@ import math
 
 import numpy as np
 
+from kaggle_kit.metrics import score
+
 PROB_EPSILON = 1e-7  # keeps log loss finite for confident, wrong predictions
-
-
-def roc_auc(labels: np.ndarray, probs: np.ndarray) -> float:
-    """The kit's one ROC AUC (validation, local leaderboard, report, the stand-in's scorer); NaN with one class."""
-    from sklearn.metrics import roc_auc_score
-
-    labels = np.asarray(labels, dtype=np.float64) >= 0.5
-    if labels.all() or not labels.any():
-        return math.nan
-    return float(roc_auc_score(labels, np.asarray(probs, dtype=np.float64)))
 
 
 def score_predictions(labels: np.ndarray, probs: np.ndarray) -> dict[str, float]:
@@ -26,7 +18,7 @@ def score_predictions(labels: np.ndarray, probs: np.ndarray) -> dict[str, float]
     clipped = np.clip(probs, PROB_EPSILON, 1 - PROB_EPSILON)
     threshold, _ = best_threshold(labels, probs)
     return {
-        "val_auc": roc_auc(labels, probs),
+        "val_auc": score("auc", labels, probs),
         "val_accuracy": float(np.mean((probs >= 0.5) == (labels >= 0.5))),
         "val_loss": float(-np.mean(labels * np.log(clipped) + (1 - labels) * np.log(1 - clipped))),
         "threshold": threshold,
