@@ -1,10 +1,11 @@
 """Zip archives checked before use and extracted safely; reproducible ones built from a folder.
 
 ``open_checked`` refuses an incomplete archive (no central directory, members
-past the end of the file) and any member that would land outside the target
-(``../``, absolute paths, drive letters, symbolic links) before a byte is
-written. ``extract`` then writes every member, verifying each one's CRC as it
-streams; callers extract into a temporary folder (``fsutil.atomic_dir``) so a
+past the end of the file), any member that would land outside the target
+(``../``, absolute paths, drive letters, symbolic links), and names no file
+system can hold (a name that is both a file and a folder, a name twice, a part
+longer than 255 bytes) before a byte is written. ``extract`` then writes every
+member, verifying each one's CRC as it streams; callers extract into a temporary folder (``fsutil.atomic_dir``) so a
 corrupt member or a full disk leaves nothing half-extracted behind.
 
 >>> members = open_checked(Path("data/x/download/x.zip"), refetch_hint="re-run with --force")
@@ -23,10 +24,11 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from kaggle_kit.errors import DataError
-from kaggle_kit.fsutil import atomic_path
+from kaggle_kit.fsutil import atomic_path, file_kind
 
 CHUNK = 1 << 20
 FREE_SPACE_MARGIN = 64 << 20  # keep this much free beyond the archive's unpacked size
+NAME_MAX = 255  # bytes in one path component on Linux file systems (ext4, xfs, btrfs, tmpfs)
 
 
 @dataclass(frozen=True)
@@ -58,8 +60,11 @@ def unsafe_reason(info: zipfile.ZipInfo) -> str | None:
 
 def open_checked(path: Path, *, refetch_hint: str) -> Members:
     """The archive's members, once it is known complete and safe; ``DataError`` naming the fix otherwise."""
-    if not path.is_file():
+    if not path.exists():
         raise DataError(f"{path} not found; {refetch_hint}")
+    kind = file_kind(path.stat().st_mode)
+    if kind is not None:  # a FIFO would block zipfile forever
+        raise DataError(f"{path} is {kind}, not a zip archive; pass the archive's own path")
     size = path.stat().st_size
     try:
         with zipfile.ZipFile(path) as archive:
@@ -77,7 +82,33 @@ def open_checked(path: Path, *, refetch_hint: str) -> Members:
                 f"{path} holds an unsafe member '{info.filename}' ({reason}, it would be written outside "
                 "the data folder); nothing was extracted: get the archive from a trusted source"
             )
+    problem = name_problem(infos)
+    if problem is not None:
+        raise DataError(f"{path} holds {problem}; nothing was extracted: extract it by hand, fixing that name, "
+                        "and pass the repacked archive with --from-zip")
     return Members(infos)
+
+
+def name_problem(infos: tuple[zipfile.ZipInfo, ...]) -> str | None:
+    """Why these member names cannot all be written to a file system, or None."""
+    files: set[str] = set()
+    folders: set[str] = set()
+    for info in infos:
+        parts = PurePosixPath(info.filename.replace("\\", "/")).parts
+        for part in parts:
+            if len(part.encode("utf-8")) > NAME_MAX:
+                return (f"a member whose name is longer than the file system allows ('{part[:40]}…' is "
+                        f"{len(part.encode('utf-8'))} bytes; the limit is {NAME_MAX})")
+        name = "/".join(parts)
+        folders.update("/".join(parts[:depth]) for depth in range(1, len(parts)))
+        if info.is_dir():
+            folders.add(name)
+        elif name in files:
+            return f"'{name}' twice (which copy is meant is unknowable)"
+        else:
+            files.add(name)
+    clash = sorted(files & folders)
+    return f"'{clash[0]}' both as a file and as a folder" if clash else None
 
 
 def check_free_space(folder: Path, needed: int, what: str) -> None:
@@ -90,8 +121,12 @@ def check_free_space(folder: Path, needed: int, what: str) -> None:
         )
 
 
-def extract(path: Path, members: Members, dest: Path, *, progress: bool = True) -> None:
-    """Write every member under ``dest`` (an empty, private folder), checking each CRC as it streams."""
+def extract(path: Path, members: Members, dest: Path, *, progress: bool = True,
+            damaged_hint: str = "the download was damaged: re-run with --force") -> None:
+    """Write every member under ``dest`` (an empty, private folder), checking each CRC as it streams.
+
+    ``damaged_hint`` says what to do about a corrupt member (fetch again, or get the file again).
+    """
     from tqdm.auto import tqdm
 
     check_free_space(dest, members.unpacked_bytes, f"extracting {path.name}")
@@ -104,16 +139,25 @@ def extract(path: Path, members: Members, dest: Path, *, progress: bool = True) 
             try:
                 _extract_member(archive, info, target, bar)
             except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
-                raise DataError(f"{path} is corrupt ({exc or type(exc).__name__}); the download was damaged: "
-                                "re-run with --force") from None
+                raise DataError(f"{path} is corrupt ({exc or type(exc).__name__}); {damaged_hint}") from None
             except OSError as exc:
-                if exc.errno == errno.ENOSPC:
-                    raise DataError(
-                        f"no space left on device while extracting {path.name} into {dest.parent} (needs "
-                        f"{human_bytes(members.unpacked_bytes)}); nothing was kept: free space or use --data-dir "
-                        "on a bigger disk"
-                    ) from None
-                raise
+                raise _extraction_error(exc, path, info, dest, members) from None
+
+
+def _extraction_error(exc: OSError, path: Path, info: zipfile.ZipInfo, dest: Path, members: Members) -> DataError:
+    if exc.errno == errno.ENOSPC:
+        return DataError(
+            f"no space left on device while extracting {path.name} into {dest.parent} (needs "
+            f"{human_bytes(members.unpacked_bytes)}); nothing was kept: free space or use --data-dir "
+            "on a bigger disk"
+        )
+    fix = {
+        errno.ENAMETOOLONG: "the path is too long for this file system: use a shorter --data-dir",
+        errno.EACCES: "check the data folder's permissions, or point --data-dir at a writable folder",
+        errno.EROFS: "the data folder is on a read-only file system: point --data-dir at a writable folder",
+    }.get(exc.errno or 0, "check the data folder, or point --data-dir elsewhere")
+    return DataError(f"cannot extract '{info.filename}' of {path} into {dest.parent} "
+                     f"({exc.strerror or type(exc).__name__}); nothing was kept: {fix}")
 
 
 def _extract_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, bar) -> None:

@@ -19,17 +19,19 @@ import click
 from kaggle_kit import __version__
 from kaggle_kit.config import BALANCE_CHOICES, FILL_MODES, MIXED_PRECISION, OPTIMIZERS, SCHEDULES, STRATEGIES
 from kaggle_kit.errors import KitError
+from kaggle_kit.secrets import scrub
 from kaggle_kit.tables import FORMATS
 
 
 class KitGroup(click.Group):
-    """Turns library errors into ``Error: ...`` and exit 1, with no traceback."""
+    """Turns library errors into ``Error: ...`` and exit 1, with no traceback; no credential ever
+    reaches the terminal through a message, whatever code raised it."""
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except KitError as exc:
-            raise click.ClickException(str(exc)) from None
+            raise click.ClickException(scrub(str(exc))) from None
 
 
 def workspace_options(command):
@@ -267,7 +269,7 @@ def echo_kaggle_warnings():
               help="Use an archive fetched by hand instead of the Kaggle API.")
 @click.option("--dataset", metavar="OWNER/SLUG", help="Another Kaggle dataset for galaxy-zoo-2.")
 @click.option("--labels", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="gz2_hart16.csv(.gz) to add when the galaxy-zoo-2 dataset lacks it.")
+              help="galaxy-zoo-2: this gz2_hart16.csv(.gz) instead of fetching it from the Galaxy Zoo data site.")
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
 @workspace_options
 def download(slug, force, from_zip, dataset, labels, no_progress, workspace):
@@ -417,7 +419,7 @@ def doctor(workspace):
     from kaggle_kit.doctor import format_checks, run_checks
 
     for line in format_checks(run_checks(workspace)):
-        click.echo(line)
+        click.echo(scrub(line))
 
 
 @cli.command()

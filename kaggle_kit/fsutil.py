@@ -1,4 +1,4 @@
-"""Atomic, durable file writes and the one file-lock helper.
+"""Atomic, durable file writes, the one file-lock helper, and writable folders.
 
 A write goes to a temporary file beside the target, is fsynced, renamed into
 place, and the folder is fsynced: a crash, Ctrl-C or power cut mid-write leaves
@@ -9,6 +9,7 @@ the write returned survives a power cut ("written last" markers rely on it).
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
@@ -195,3 +196,27 @@ def read_regular_file(path: str | os.PathLike, limit: int) -> bytes | None:
     with open_regular(path) as handle:
         data = handle.read(limit + 1)
     return None if len(data) > limit else data
+
+
+def ensure_writable_folder(folder: Path, option: str) -> None:
+    """Create ``folder`` and prove a file can be written in it; ``DataError`` naming ``option`` otherwise."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        blocker = _file_in_the_way(folder)
+        if blocker is not None:
+            raise DataError(f"{folder} cannot be a folder: {blocker} is a file; point {option} at a folder") from None
+        reason = {errno.EROFS: "read-only file system", errno.EACCES: "permission denied",
+                  errno.EPERM: "permission denied", errno.ENOSPC: "no space left on device"}.get(
+            exc.errno or 0, exc.strerror or type(exc).__name__)
+        raise DataError(f"cannot write in {folder} ({reason}): point {option} at a writable folder") from None
+
+
+def _file_in_the_way(folder: Path) -> Path | None:
+    """The nearest existing ancestor of ``folder`` (itself included) when it is not a folder."""
+    for candidate in (folder, *folder.parents):
+        if candidate.exists() or candidate.is_symlink():
+            return None if candidate.is_dir() else candidate
+    return None

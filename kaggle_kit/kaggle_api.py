@@ -1,13 +1,17 @@
 """The Kaggle API through the official ``kaggle`` client, with kaggle-kit's errors and retries.
 
 ``import kaggle`` authenticates at import and calls ``exit(1)`` without
-credentials, so credentials are checked here first and the client is imported
-only inside the functions that call it. Its own printing is swallowed (its
-progress bars, on stderr, are kept); its ``SystemExit`` never escapes. Every
-HTTP failure becomes one line naming the fix; 429, 5xx and dropped transfers
-are retried with exponential backoff (``RetryPolicy``; ``KIT_KAGGLE_RETRIES``,
-``KIT_KAGGLE_BACKOFF``). The key never appears in a message: every text that
-leaves this module is scrubbed of the secrets in use.
+credentials, so credentials are checked here first (their presence and their
+shape: a token with a trailing ``\\r`` or one too long to be tested as a path
+would crash the client) and the client is imported only inside the functions
+that call it. Its own printing is swallowed (its progress bars, on stderr, are
+kept); its ``SystemExit`` never escapes. Authentication, which makes a network
+call with an access token, goes through the same retries and messages as every
+other call. Every HTTP failure becomes one line naming the fix, with Kaggle's
+own words where it gives some; 5xx and cut or stalled transfers are retried with
+exponential backoff, 429 is waited out for minutes (``kaggle_kit.retry``). No
+credential ever appears in a message: every text that leaves this module is
+scrubbed of the secrets in use, in any spelling.
 
 >>> zip_path = download_competition_zip("histopathologic-cancer-detection", Path("data/dl"))
 >>> submit_file("histopathologic-cancer-detection", Path("sub.csv"), "kit-resnet 96px").remaining_today
@@ -16,21 +20,33 @@ leaves this module is scrubbed of the secrets in use.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import errno
 import io
 import json
 import os
+import re
 import stat
 import sys
-import time
+import tempfile
 import warnings
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable, Iterator, Mapping, TypeVar
+from urllib.parse import urlsplit
 
 from kaggle_kit.errors import ConfigError, CredentialsError, KaggleApiError, KitError, SubmissionError
+from kaggle_kit.retry import (
+    NoAnswer, RateLimited, Retryable, RetryPolicy, is_stalled, is_unreachable, with_retries, within,
+)
+from kaggle_kit.secrets import Scrubber, basic_credentials, shape_problem, too_long_for_a_path
+
+__all__ = [
+    "Credentials", "KaggleKeyPermissionWarning", "RetryPolicy", "SubmitResult", "download_competition_zip",
+    "download_dataset_zip", "find_credentials", "kaggle_competition_ref", "list_submissions", "split_dataset_ref",
+    "submissions_table", "submit_file",
+]
 
 T = TypeVar("T")
 TOKEN_PAGE = "https://www.kaggle.com/settings"
@@ -38,6 +54,10 @@ UPLOAD_FAILED = "Could not submit to competition"  # KaggleApi.COMPETITION_SUBMI
 SUBMISSION_FIELDS = ("ref", "fileName", "date", "description", "status", "publicScore", "privateScore")
 SUBMISSION_PAGE_SIZE = 20
 MAX_SUBMISSION_PAGES = 50
+HEADER_LINE = re.compile(r"^\s*[A-Za-z][\w-]*: ")  # "Authorization: Bearer ..." in a verbose request dump
+URL = re.compile(r"[a-z][a-z0-9+.-]*://[^\s'\"<>]+")
+XML_MESSAGE = re.compile(r"<Message>([^<]{1,300})</Message>")
+UPLOAD_MIN_RATE = 50_000  # bytes per second an upload is given before it counts as stalled
 
 
 class KaggleKeyPermissionWarning(UserWarning):
@@ -56,10 +76,7 @@ class Credentials:
     secrets: tuple[str, ...] = field(default=(), repr=False)
 
     def scrub(self, text: str) -> str:
-        for secret in self.secrets:
-            if secret:
-                text = text.replace(secret, "***")
-        return text
+        return Scrubber(self.secrets)(text)
 
 
 def kaggle_config_dir(env: Mapping[str, str]) -> Path:
@@ -74,21 +91,26 @@ def kaggle_config_dir(env: Mapping[str, str]) -> Path:
 
 
 def find_credentials(env: Mapping[str, str] | None = None) -> Credentials:
-    """The credentials the client will use, in its own order; ``CredentialsError`` if there are none.
+    """The credentials the client will use, in its own order; ``CredentialsError`` if there are none
+    or one is malformed (the message names where it came from, never its value).
 
     Warns (``KaggleKeyPermissionWarning``) when kaggle.json is readable by group or others.
     """
     env = os.environ if env is None else env
     home = Path(env.get("HOME") or Path.home())
+    for name in ("KAGGLE_USERNAME", "KAGGLE_KEY"):
+        problem = shape_problem(name, env[name]) if env.get(name) else None
+        if problem:
+            raise CredentialsError(problem)
     config_file = kaggle_config_dir(env) / "kaggle.json"
     file_values, file_problem = _read_kaggle_json(config_file)
     username = env.get("KAGGLE_USERNAME") or file_values.get("username", "")
     key = env.get("KAGGLE_KEY") or file_values.get("key", "")
-    basic = base64.b64encode(f"{username}:{key}".encode()).decode() if key else ""
+    basic = basic_credentials(username, key) if key else ""
 
     token, token_source = _access_token(env, home)
     if token:
-        return Credentials("token", token_source, config_file, (token, key, basic))
+        return Credentials("token", token_source, config_file, (token, env.get("KAGGLE_API_TOKEN", ""), key, basic))
     if username and key:
         source = "KAGGLE_USERNAME/KAGGLE_KEY" if env.get("KAGGLE_KEY") else str(config_file)
         return Credentials("key", source, config_file, (key, basic))
@@ -123,51 +145,56 @@ def _read_kaggle_json(path: Path) -> tuple[dict[str, str], str]:
     if not isinstance(values, dict) or not values.get("username") or not values.get("key"):
         return {}, (f'{path} does not hold Kaggle credentials ({{"username": ..., "key": ...}}): '
                     f"download a new kaggle.json from {TOKEN_PAGE}")
+    for name in ("username", "key"):
+        problem = shape_problem(f'the "{name}" in {path}', str(values[name]))
+        if problem:
+            return {}, problem
     return {"username": str(values["username"]), "key": str(values["key"])}, ""
 
 
 def _access_token(env: Mapping[str, str], home: Path) -> tuple[str, str]:
-    """(token, where it came from), as the client reads it: KAGGLE_API_TOKEN (value or file), then ~/.kaggle."""
+    """(token, where it came from), as the client reads it: KAGGLE_API_TOKEN (value or file), then ~/.kaggle.
+
+    A value the client cannot use (a line break, or too long to be tested as a file path,
+    which makes the client fail with an error quoting it) is a ``CredentialsError``.
+    """
     value = env.get("KAGGLE_API_TOKEN", "")
     if value:
+        problem = shape_problem("KAGGLE_API_TOKEN", value)
+        if problem:
+            raise CredentialsError(problem)
+        if too_long_for_a_path(value):
+            raise CredentialsError(
+                f"KAGGLE_API_TOKEN is {len(value)} characters long; the kaggle client first tests it as a file "
+                "path, which fails for a value that long: save the token in ~/.kaggle/access_token "
+                "(chmod 600) and unset KAGGLE_API_TOKEN"
+            )
         if Path(value).is_file():
-            return Path(value).read_text(encoding="utf-8").strip(), f"KAGGLE_API_TOKEN ({value})"
+            return _token_file(Path(value)), f"KAGGLE_API_TOKEN ({value})"
         return value, "KAGGLE_API_TOKEN"
     for name in ("access_token", "access_token.txt"):
         path = home / ".kaggle" / name
         if path.is_file():
-            token = path.read_text(encoding="utf-8").strip()
+            token = _token_file(path)
             if token:
                 return token, str(path)
     return "", ""
 
 
-# ---- retries ---------------------------------------------------------------------------------
+def _token_file(path: Path) -> str:
+    try:
+        token = path.read_text(encoding="utf-8").strip()  # the client strips it too
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not UTF-8 text"
+        raise CredentialsError(f"cannot read the access token file {path} ({reason}): "
+                               f"save the token from {TOKEN_PAGE} there as plain text") from None
+    problem = shape_problem(f"the access token in {path}", token)
+    if problem:
+        raise CredentialsError(problem)
+    return token
 
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How often and how patiently to retry 429, 5xx and dropped transfers."""
 
-    attempts: int = 4
-    base_delay: float = 2.0
-    max_delay: float = 60.0
-    sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "RetryPolicy":
-        """Defaults, overridden by ``KIT_KAGGLE_RETRIES`` (attempts) and ``KIT_KAGGLE_BACKOFF`` (seconds)."""
-        env = os.environ if env is None else env
-        try:
-            attempts = int(env.get("KIT_KAGGLE_RETRIES", cls.attempts))
-            base_delay = float(env.get("KIT_KAGGLE_BACKOFF", cls.base_delay))
-        except ValueError:
-            raise KaggleApiError("KIT_KAGGLE_RETRIES must be an integer and KIT_KAGGLE_BACKOFF a number of seconds")
-        return cls(attempts=max(attempts, 1), base_delay=max(base_delay, 0.0))
-
-    def delay(self, attempt: int, retry_after: float | None = None) -> float:
-        wanted = retry_after if retry_after is not None else self.base_delay * 2 ** (attempt - 1)
-        return min(wanted, self.max_delay)
-
+# ---- what a call is about ------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class _Target:
@@ -182,53 +209,99 @@ class _Target:
         return f"the {self.action} of {self.kind} '{self.ref}'"
 
 
-class _Retryable(Exception):
-    """A failure worth another attempt; carries the error to raise if attempts run out."""
-
-    def __init__(self, error: KitError, retry_after: float | None = None):
-        super().__init__(str(error))
-        self.error, self.retry_after = error, retry_after
-
-
-def _with_retries(call: Callable[[], T], policy: RetryPolicy) -> T:
-    for attempt in range(1, policy.attempts + 1):
-        try:
-            return call()
-        except _Retryable as failure:
-            if attempt == policy.attempts:
-                raise failure.error from None
-            policy.sleep(policy.delay(attempt, failure.retry_after))
-    raise AssertionError("unreachable: the last attempt returns or raises")
-
-
 # ---- the client ------------------------------------------------------------------------------
 
 @contextlib.contextmanager
-def _client(credentials: Credentials) -> Iterator["object"]:
-    """An authenticated ``KaggleApi``; its printing swallowed, its ``SystemExit`` turned into an error."""
-    with contextlib.redirect_stdout(io.StringIO()):
-        try:
-            from kaggle.api.kaggle_api_extended import KaggleApi
+def _client(credentials: Credentials, target: _Target, policy: RetryPolicy) -> Iterator["object"]:
+    """An authenticated ``KaggleApi``; its printing swallowed, its ``SystemExit`` turned into an error.
 
-            api = KaggleApi()
-            # The class fixed its kaggle.json path when first imported; follow today's environment.
-            api.config_dir, api.config = str(credentials.config_file.parent), str(credentials.config_file)
-            api.authenticate()
-        except SystemExit:  # authenticate() calls exit(1) when no credential works
-            raise CredentialsError(
-                f"Kaggle rejected the credentials from {credentials.source}: they are invalid or expired; "
-                f"create a new token at {TOKEN_PAGE}"
-            ) from None
+    With an access token, authenticating is a network call (``IntrospectToken``): it gets
+    the same retries and messages as any other call, and a deadline.
+    """
+    with contextlib.redirect_stdout(io.StringIO()):
+        api = _new_api(credentials, target)
+
+        def authenticate() -> None:
+            try:
+                api.authenticate()
+            except SystemExit:  # authenticate() calls exit(1) when no credential works
+                raise CredentialsError(
+                    f"Kaggle rejected the credentials from {credentials.source}: they are invalid or expired; "
+                    f"create a new token at {TOKEN_PAGE}"
+                ) from None
+
+        _run(target, credentials, policy, lambda: within(authenticate, policy.read_timeout))
         yield api
 
 
-def _classify(exc: BaseException, target: _Target, credentials: Credentials, attempts: int) -> KitError | _Retryable:
-    """One failure of the client → the error to raise, or a ``_Retryable`` wrapping it."""
+def _new_api(credentials: Credentials, target: _Target):
+    api = _import_client(target)()
+    # The class fixed its kaggle.json path when first imported; follow today's environment.
+    api.config_dir, api.config = str(credentials.config_file.parent), str(credentials.config_file)
+    return api
+
+
+# What ``import kaggle`` reads to sign in at import; hidden while it is imported (see ``_import_client``).
+IMPORT_TIME_CREDENTIALS = ("KAGGLE_API_TOKEN", "KAGGLE_USERNAME", "KAGGLE_KEY", "KAGGLE_KERNEL_RUN_TYPE",
+                           "XDG_CONFIG_HOME")
+
+
+def _import_client(target: _Target):
+    """The client's ``KaggleApi`` class, imported so that its import-time sign-in stays off the network
+    and out of HOME.
+
+    ``import kaggle`` authenticates at import: with an access token that is an
+    ``IntrospectToken`` call without a timeout (a stalled server would hang the import),
+    and it creates its settings folder under HOME (failing on a read-only HOME). So it is
+    imported with no credentials in sight and a private, empty settings folder; kit signs
+    in afterwards (``_client``) with retries and a deadline. The client's code is untouched.
+    """
+    module = sys.modules.get("kaggle.api.kaggle_api_extended")
+    if module is not None:
+        return module.KaggleApi
+    try:
+        with tempfile.TemporaryDirectory(prefix="kit-kaggle-import-") as quiet:
+            hidden: dict[str, str | None] = {name: None for name in IMPORT_TIME_CREDENTIALS}
+            with patched_environ({**hidden, "HOME": quiet, "KAGGLE_CONFIG_DIR": quiet}):
+                from kaggle.api.kaggle_api_extended import KaggleApi
+    except OSError as exc:
+        raise KaggleApiError(f"cannot load the kaggle client for {target} ({exc.strerror or exc}): check that "
+                             "the temporary folder (TMPDIR) is writable") from None
+    return KaggleApi
+
+
+@contextlib.contextmanager
+def patched_environ(values: Mapping[str, str | None]) -> Iterator[None]:
+    """Set (or, for ``None``, unset) environment variables for the block; restore them after."""
+    saved = {name: os.environ.get(name) for name in values}
+    try:
+        _set_environ(values)
+        yield
+    finally:
+        _set_environ(saved)
+
+
+def _set_environ(values: Mapping[str, str | None]) -> None:
+    for name, value in values.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+def _classify(exc: BaseException, target: _Target, credentials: Credentials, policy: RetryPolicy,
+              attempts: int) -> KitError | Retryable | RateLimited:
+    """One failure of the client → the error to raise, or a ``Retryable``/``RateLimited`` wrapping it."""
     import requests
     import urllib3
 
     if isinstance(exc, requests.HTTPError) and exc.response is not None:
         return _http_error(exc.response, target, credentials, attempts)
+    if isinstance(exc, NoAnswer) or is_stalled(exc):
+        return Retryable(KaggleApiError(
+            f"Kaggle stopped answering during {target} (nothing for {policy.read_timeout:g} s, "
+            f"{_attempts(attempts)}): check the network connection, then re-run the same command to resume"
+        ))
     if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
         where = exc.filename or target.path or "the download folder"
         return KaggleApiError(f"no space left on device while writing {where} during {target}: "
@@ -236,36 +309,41 @@ def _classify(exc: BaseException, target: _Target, credentials: Credentials, att
     if isinstance(exc, OSError) and exc.filename and not isinstance(exc, requests.RequestException):
         return KaggleApiError(f"cannot write {exc.filename} during {target} ({exc.strerror}): check the "
                               "folder's permissions, or point --data-dir elsewhere")
-    if isinstance(exc, requests.ConnectionError) and _unreachable(exc):
+    if isinstance(exc, requests.ConnectionError) and is_unreachable(exc):
         return KaggleApiError(
             f"cannot reach Kaggle for {target} ({type(exc).__name__}): check the network connection, "
             "or set HTTPS_PROXY/HTTP_PROXY if you are behind a proxy"
         )
+    if isinstance(exc, (requests.exceptions.InvalidHeader, requests.exceptions.InvalidURL)):
+        return KaggleApiError(f"the kaggle client could not build its request for {target} "
+                              f"({type(exc).__name__}): check the Kaggle credentials and proxy settings")
     if isinstance(exc, (requests.RequestException, urllib3.exceptions.HTTPError, OSError, ValueError)):
-        # A transfer cut short (reset, timeout, size mismatch): the partial zip is resumed next time.
-        return _Retryable(KaggleApiError(
+        # A transfer cut short (reset, size mismatch): the partial zip is resumed next time.
+        return Retryable(KaggleApiError(
             f"the connection to Kaggle kept dropping during {target} ({_attempts(attempts)}, last: "
             f"{type(exc).__name__}): re-run the same command to resume"
         ))
-    raise exc
+    # Anything else the client raises: one line, never a traceback that could quote a header.
+    return KaggleApiError(f"the kaggle client failed during {target} ({type(exc).__name__}: "
+                          f"{credentials.scrub(str(exc))[:300]}): re-run; if it persists, upgrade kaggle")
 
 
-def _http_error(response, target: _Target, credentials: Credentials, attempts: int) -> KitError | _Retryable:
+def _http_error(response, target: _Target, credentials: Credentials, attempts: int) -> KitError | Retryable | RateLimited:
     status = response.status_code
     ref, kind = target.ref, target.kind
+    said = server_message(response)
+    if _from_storage(response) and status not in (401, 429) and status < 500:
+        # The signed link a download redirects to was refused (expired, say): a new call gets a new link.
+        return Retryable(KaggleApiError(
+            f"Kaggle's storage answered HTTP {status} ({said}) to {target} ({_attempts(attempts)}): re-run later"
+        ))
     if status == 401:
         return CredentialsError(
             f"Kaggle rejected the credentials from {credentials.source} (HTTP 401): the key is wrong or "
             f"expired; create a new token at {TOKEN_PAGE}"
         )
-    if status == 403 and kind == "competition":
-        return KaggleApiError(
-            f"Kaggle refused {target} (HTTP 403): accept the competition's rules at "
-            f"https://www.kaggle.com/c/{ref}/rules, then re-run"
-        )
     if status == 403:
-        return KaggleApiError(f"Kaggle refused {target} (HTTP 403): the dataset is private or its terms "
-                              f"must be accepted at https://www.kaggle.com/datasets/{ref}")
+        return KaggleApiError(f"Kaggle refused {target} (HTTP 403: {said}): {_refusal_fix(said, kind, ref)}")
     if status == 404 and kind == "competition":
         return KaggleApiError(f"competition '{ref}' not found on Kaggle (HTTP 404) during {target}: "
                               "check the slug (it is the last part of the competition's URL)")
@@ -273,15 +351,31 @@ def _http_error(response, target: _Target, credentials: Credentials, attempts: i
         return KaggleApiError(f"dataset '{ref}' not found on Kaggle (HTTP 404): check the name, "
                               "or pass the right one with --dataset owner/slug")
     if status == 429:
-        return _Retryable(KaggleApiError(
-            f"Kaggle kept rate-limiting {target} (HTTP 429, {_attempts(attempts)}): wait a few minutes and re-run"
-        ), _retry_after(response))
+        return RateLimited("Kaggle", str(target), said, _retry_after(response))
     if status >= 500:
-        return _Retryable(KaggleApiError(
+        return Retryable(KaggleApiError(
             f"Kaggle answered HTTP {status} to {target} ({_attempts(attempts)}): the service is having "
             "trouble; re-run later"
         ))
-    return KaggleApiError(f"Kaggle answered HTTP {status} to {target}: {_server_message(response)}")
+    return KaggleApiError(f"Kaggle answered HTTP {status} to {target}: {said}")
+
+
+def _refusal_fix(said: str, kind: str, ref: str) -> str:
+    """What to do about a 403, read from Kaggle's own words (kaggle-cli#152, #555, #488; mle-bench#14)."""
+    text = said.lower()
+    if kind == "dataset":
+        return f"the dataset is private or its terms must be accepted at https://www.kaggle.com/datasets/{ref}"
+    if "entrant" in text:
+        return (f"the competition does not accept new entrants now; its data and late submissions open once it "
+                f"completes (https://www.kaggle.com/c/{ref}/rules)")
+    if "phone" in text or "verif" in text:
+        return f"verify your Kaggle account (phone number) at {TOKEN_PAGE}, then re-run"
+    if "late" in text or "deadline" in text or "closed" in text:
+        return (f"the competition is closed to submissions; if it offers late submissions, join them on "
+                f"https://www.kaggle.com/c/{ref}, then re-run")
+    if "rule" in text or "participate" in text or said in ("", "Forbidden", "Permission denied"):
+        return f"accept the competition's rules at https://www.kaggle.com/c/{ref}/rules, then re-run"
+    return f"check your access on https://www.kaggle.com/c/{ref} (rules accepted, account verified), then re-run"
 
 
 def _attempts(count: int) -> str:
@@ -295,46 +389,46 @@ def _retry_after(response) -> float | None:
         return None
 
 
-def _server_message(response) -> str:
+def _from_storage(response) -> bool:
+    """True for an answer of the storage a download redirects to; the API's paths hold ``/v1/``."""
+    return "/v1/" not in urlsplit(getattr(response, "url", "") or "").path
+
+
+def server_message(response) -> str:
+    """Kaggle's own words in an error answer: ``{"message"}``, ``{"error": {"message"}}`` (kaggle-cli#931),
+    or a storage error's ``<Message>``."""
     try:
-        return str(response.json().get("message", "")) or response.reason
+        body = response.json()
     except ValueError:
-        return response.reason or "no details"
+        found = XML_MESSAGE.search(response.text or "")
+        return found.group(1).strip()[:300] if found else (response.reason or "no details")
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        body = body["error"]
+    message = body.get("message") if isinstance(body, dict) else None
+    return " ".join(str(message).split())[:300] if message else (response.reason or "no details")
 
 
-def _unreachable(exc: BaseException) -> bool:
-    """True for refused connections, unknown hosts and unusable proxies (not for transfers cut short)."""
-    seen: set[int] = set()
-    pending: list[object] = [exc]
-    while pending:
-        item = pending.pop()
-        if id(item) in seen or not isinstance(item, BaseException):
-            continue
-        seen.add(id(item))
-        if type(item).__name__ in ("NewConnectionError", "NameResolutionError", "ProxyError", "ConnectionRefusedError"):
-            return True
-        pending.extend([getattr(item, "reason", None), item.__cause__, item.__context__, *item.args])
-    return False
-
-
-def _run(target: _Target, credentials: Credentials, policy: RetryPolicy | None, call: Callable[[], T],
+def _run(target: _Target, credentials: Credentials, policy: RetryPolicy, call: Callable[[], T],
          may_retry: Callable[[BaseException], bool] = lambda exc: True) -> T:
     """``call()`` with retries; every failure becomes a one-line KitError with the secrets scrubbed."""
-    policy = policy or RetryPolicy.from_env()
 
     def attempt() -> T:
         try:
             return call()
         except KitError:
             raise
-        except Exception as exc:  # the client raises many types; each is classified, unknown ones re-raised
-            outcome = _classify(exc, target, credentials, policy.attempts)
-            if isinstance(outcome, _Retryable) and not may_retry(exc):
-                outcome = _classify(exc, target, credentials, 1).error
+        except Exception as exc:  # the client raises many types; each becomes one line
+            outcome = _classify(exc, target, credentials, policy, policy.attempts)
+            if isinstance(outcome, (Retryable, RateLimited)) and not may_retry(exc):
+                outcome = _classify(exc, target, credentials, policy, 1)
+                if isinstance(outcome, Retryable):
+                    outcome = outcome.error
+                elif isinstance(outcome, RateLimited):
+                    outcome = outcome.final_error(1, 0.0, policy.clock() + timedelta(minutes=30))
             raise outcome from None
 
     try:
-        return _with_retries(attempt, policy)
+        return with_retries(attempt, policy)
     except KitError as error:
         raise type(error)(credentials.scrub(str(error))) from None
 
@@ -380,19 +474,39 @@ def download_dataset_zip(ref: str, dest_dir: Path, *, progress: bool = True,
 def _download_zip(target: _Target, credentials: Credentials, progress: bool, retry: RetryPolicy | None,
                   ask: Callable[[object], object]) -> Path:
     outfile = target.path
+    policy = retry or RetryPolicy.from_env()
     outfile.parent.mkdir(parents=True, exist_ok=True)
-    with _client(credentials) as api:
+    with _client(credentials, target, policy) as api:
 
         def fetch() -> Path:
             with api.build_kaggle_client() as kaggle:
-                response = ask(kaggle)  # POST ... → 302 → the zip, streamed
+                _patient_session(kaggle, policy.read_timeout)
+                response = ask(kaggle)  # POST ... → 302 → the zip on storage, streamed
                 # The client resumes a partial file only when its marker proves it is the same object;
                 # its own retries are off (max_retries=0): ours, with a shorter backoff, take over.
                 api.download_file(response, str(outfile), kaggle.http_client(), quiet=not progress,
-                                  resume=True, max_retries=0)
+                                  resume=True, max_retries=0, timeout=policy.read_timeout)
             return outfile
 
-        return _run(target, credentials, retry, fetch)
+        return _run(target, credentials, policy, fetch)
+
+
+def _patient_session(kaggle, read_timeout: float) -> None:
+    """Give the client's session a read timeout: its first, streamed response has none, so a
+    transfer that stops sending would wait forever. (Mounting an adapter is requests' own API.)"""
+    import requests
+    from requests.adapters import HTTPAdapter
+
+    class PatientAdapter(HTTPAdapter):
+        def send(self, request, stream=False, timeout=None, **kwargs):
+            if timeout is None or timeout == (None, None):
+                timeout = (read_timeout, read_timeout)
+            return super().send(request, stream=stream, timeout=timeout, **kwargs)
+
+    session = getattr(kaggle.http_client(), "_session", None)
+    if isinstance(session, requests.Session):
+        for scheme in ("http://", "https://"):
+            session.mount(scheme, PatientAdapter())
 
 
 # ---- submissions -----------------------------------------------------------------------------
@@ -411,55 +525,103 @@ class SubmitResult:
 def submit_file(competition_ref: str, path: Path, message: str, *, retry: RetryPolicy | None = None) -> SubmitResult:
     """Upload ``path`` to a competition (start upload → PUT → create submission); never reports a failed PUT as success.
 
-    Only 429 is retried: after a 5xx the submission may exist, so re-sending could count twice.
+    Refuses before uploading when Kaggle says no submission is left today. Only 429 is
+    retried: after a 5xx the submission may exist, so re-sending could count twice.
     """
     path = Path(path)
     if not path.is_file():
         raise SubmissionError(f"{path} not found: write the submission first (kit submit)")
     credentials = find_credentials()
+    policy = retry or RetryPolicy.from_env()
     target = _Target("competition", competition_ref, "submission")
-    with _client(credentials) as api:
+    with _client(credentials, target, policy) as api:
+        if _remaining_today(api, competition_ref, policy.read_timeout) == 0:
+            raise SubmissionError(
+                f"no submissions left today for competition '{competition_ref}' (Kaggle's daily limit is used up), "
+                f"so {path.name} was not uploaded: re-run after Kaggle resets the count at 00:00 UTC "
+                f"({_next_utc_midnight():%H:%M} your time)"
+            )
 
         def send():
-            response = api.competition_submit(str(path), message, competition_ref, quiet=True)
+            printed = io.StringIO()
+            with contextlib.redirect_stdout(printed):
+                try:
+                    response = within(lambda: api.competition_submit(str(path), message, competition_ref, quiet=True),
+                                      policy.read_timeout + path.stat().st_size / UPLOAD_MIN_RATE)
+                except NoAnswer:
+                    # The client's upload has no timeout of its own; the abandoned call may still finish.
+                    raise SubmissionError(
+                        f"Kaggle stopped answering the upload of {path.name} to competition '{competition_ref}' "
+                        f"(nothing for {policy.read_timeout:g} s): it may still arrive; check `kit submissions` "
+                        "before uploading again"
+                    ) from None
             if response.message == UPLOAD_FAILED:
+                # The client prints why before returning that message (kaggle-cli#621).
+                reason = _printed_reason(printed.getvalue(), credentials) or "Kaggle's storage refused the file"
                 raise SubmissionError(
-                    f"the upload of {path.name} to competition '{competition_ref}' failed (Kaggle's storage "
-                    "refused the file), so nothing was submitted: re-run the upload"
+                    f"the upload of {path.name} to competition '{competition_ref}' failed ({reason}), "
+                    "so nothing was submitted: re-run the upload"
                 )
             return response
 
-        response = _run(target, credentials, retry, send, may_retry=_rate_limited)
-        remaining = _remaining_today(api, competition_ref)
+        response = _run(target, credentials, policy, send, may_retry=_rate_limited)
+        remaining = _remaining_today(api, competition_ref, policy.read_timeout)
     return SubmitResult(competition_ref, path.name, response.message, response.ref or None, remaining)
+
+
+def _printed_reason(printed: str, credentials: Credentials) -> str:
+    """The last line the client printed, scrubbed; none of its request dumps (VERBOSE=1 prints headers),
+    and URLs without their query (an upload URL's signature is a credential)."""
+    lines = [line.strip() for line in printed.splitlines() if line.strip() and not HEADER_LINE.match(line)]
+    if not lines:
+        return ""
+    return credentials.scrub(URL.sub(_link_only, lines[-1]))[:300]
+
+
+def _link_only(match: re.Match) -> str:
+    """A URL cut to its scheme and host: an upload link's path and query are its credentials."""
+    parts = urlsplit(match.group(0))
+    return f"{parts.scheme}://{parts.hostname or ''}/…"
+
+
+def _next_utc_midnight() -> datetime:
+    now = datetime.now(timezone.utc)
+    return (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0).astimezone()
 
 
 def _rate_limited(exc: BaseException) -> bool:
     return getattr(getattr(exc, "response", None), "status_code", None) == 429
 
 
-def _remaining_today(api, competition_ref: str) -> int | None:
+def _remaining_today(api, competition_ref: str, read_timeout: float) -> int | None:
     import requests
 
     try:
-        return int(api.competition_get_submission_limits(competition_ref).num_allowed_now)
-    except (requests.RequestException, ValueError, TypeError):
-        return None  # a limits-endpoint blip must not turn a successful submission into a failure
+        limits = within(lambda: api.competition_get_submission_limits(competition_ref), read_timeout)
+        return int(limits.num_allowed_now)
+    except (requests.RequestException, NoAnswer, ValueError, TypeError):
+        return None  # a limits-endpoint blip must not block or fail a submission
 
 
 def list_submissions(competition_ref: str, *, retry: RetryPolicy | None = None) -> list[dict]:
-    """Past submissions, newest first, as dicts with the keys of ``SUBMISSION_FIELDS``."""
+    """Past submissions, newest first, as dicts with the keys of ``SUBMISSION_FIELDS``.
+
+    Pages are joined by each submission's ``ref``: the server may ignore ``pageSize``
+    (kaggle-cli#899), so pages can overlap; a page with nothing new ends the listing.
+    """
     credentials = find_credentials()
+    policy = retry or RetryPolicy.from_env()
     target = _Target("competition", competition_ref, "submission list")
-    rows: list[dict] = []
-    with _client(credentials) as api:
+    rows: dict[object, dict] = {}
+    with _client(credentials, target, policy) as api:
         for page in range(1, MAX_SUBMISSION_PAGES + 1):
-            batch = _run(target, credentials, retry, lambda page=page: api.competition_submissions(
-                competition_ref, page_number=page, page_size=SUBMISSION_PAGE_SIZE) or [])
-            rows.extend(_submission_row(item) for item in batch if item is not None)
-            if len(batch) < SUBMISSION_PAGE_SIZE:
+            batch = _run(target, credentials, policy, lambda page=page: within(lambda: api.competition_submissions(
+                competition_ref, page_number=page, page_size=SUBMISSION_PAGE_SIZE), policy.read_timeout) or [])
+            new = [item for item in batch if item is not None and item.ref not in rows]
+            rows.update((item.ref, _submission_row(item)) for item in new)
+            if len(batch) < SUBMISSION_PAGE_SIZE or not new:
                 break
-    return rows
+    return list(rows.values())
 
 
 def _submission_row(item) -> dict:

@@ -9,7 +9,8 @@ Layout (defaults relative to the working directory)::
     submissions/<slug>/     validated submission CSVs and the local leaderboard
 
 Inside a Kaggle Notebook the competition data is mounted read-only under
-``/kaggle/input/<slug>``; it is used in place and everything written goes under
+``/kaggle/input/<slug>`` or ``/kaggle/input/competitions/<slug>`` (kaggle-cli#1140),
+found by looking; it is used in place and everything written goes under
 ``/kaggle/working``.
 """
 
@@ -44,6 +45,20 @@ def kaggle_working_root() -> Path | None:
         return Path(explicit)
     if kaggle_input_root() == KAGGLE_INPUT and KAGGLE_WORKING.is_dir():
         return KAGGLE_WORKING
+    return None
+
+
+MOUNT_DEPTH = 2  # folders between /kaggle/input and a mount: competitions/<slug>, datasets/<owner>/<slug>
+
+
+def find_mount(input_root: Path, names: tuple[str, ...]) -> Path | None:
+    """The folder under ``input_root`` named one of ``names``, at most ``MOUNT_DEPTH`` folders down;
+    the shallowest wins, then the earlier name. Kaggle has moved its mounts before: look, do not assume."""
+    for depth in range(MOUNT_DEPTH + 1):
+        for name in names:
+            hits = sorted(path for path in input_root.glob("/".join(["*"] * depth + [name])) if path.is_dir())
+            if hits:
+                return hits[0]
     return None
 
 
@@ -89,16 +104,16 @@ class Workspace:
     def raw_dir(self, slug: str, mount_names: tuple[str, ...] = ()) -> Path:
         """The raw files: ``--raw-dir``, else a Kaggle input mount, else ``data/<slug>/raw``.
 
-        A Kaggle Notebook mounts a competition at ``/kaggle/input/<slug>`` and a
-        dataset at ``/kaggle/input/<dataset-slug>``: ``mount_names`` are the other
-        folder names to look for.
+        A Kaggle Notebook mounts a competition at ``/kaggle/input/<slug>`` (or
+        ``/kaggle/input/competitions/<slug>``) and a dataset under its own slug:
+        ``mount_names`` are the other folder names to look for.
         """
         if self.raw_dir_override is not None:
             return self.raw_dir_override
         if self.kaggle_input is not None:
-            for name in (slug, *mount_names):
-                if (self.kaggle_input / name).is_dir():
-                    return self.kaggle_input / name
+            mounted = find_mount(self.kaggle_input, (slug, *mount_names))
+            if mounted is not None:
+                return mounted
         return self.competition_dir(slug) / "raw"
 
     def raw_is_external(self, slug: str, mount_names: tuple[str, ...] = ()) -> bool:

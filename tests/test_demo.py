@@ -27,7 +27,8 @@ def test_small_demo_runs_every_step_of_both_competitions_and_keeps_the_folder(tm
 
     assert lines[0] == f"kit demo (small): two generated competitions, no network, no Kaggle account, in {folder}"
     assert re.fullmatch(r"Generated 96 \+ 24 tissue patches and 60 galaxies \(2 unreadable\) in .+", lines[1])
-    assert re.fullmatch(r"Stand-in Kaggle server on http://127\.0\.0\.1:\d+, reached by the real kaggle client", lines[2])
+    assert re.fullmatch(r"Stand-in Kaggle server on http://127\.0\.0\.1:\d+, reached by the real kaggle client; the "
+                        r"Galaxy Zoo data site's stand-in serves the Hart et al\. table", lines[2])
     assert [line for line in lines if line.startswith("== ")] == [
         f"== Histopathologic Cancer Detection ({CANCER}): ROC AUC ==",
         f"== Galaxy Zoo 2: spiral vs elliptical ({GALAXY}): accuracy ==",
@@ -36,6 +37,9 @@ def test_small_demo_runs_every_step_of_both_competitions_and_keeps_the_folder(tm
     assert re.fullmatch(r"Done in .+\.", lines[-1])
     assert not (tmp_path / "elsewhere").exists()
 
+    # The galaxies' Kaggle dataset lacks the Hart table: it came from the Galaxy Zoo site's stand-in.
+    assert (folder / "data" / GALAXY / "raw" / "gz2_hart16.csv.gz").is_file()
+    assert "  labels: 60 galaxies of gz2_hart16.csv.gz matched to gz2_filename_mapping.csv by objid and sample" in lines
     for slug, rows in ((CANCER, 24), (GALAXY, 12)):
         assert f"  Downloaded {slug}: " in result.output
         validation = re.search(rf"run (\S+): validation (ROC AUC|accuracy) (\d\.\d{{4}})", result.output.split(slug, 2)[-1])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import zipfile
 from collections import namedtuple
 
@@ -18,6 +19,7 @@ from _fixtures_kaggle import CANCER_SLUG, GALAXY_DATASET, folder_files
 from kaggle_kit.archive import human_bytes
 from kaggle_kit.cli import cli
 from kaggle_kit.standin import truncated, zip_entries
+from kaggle_kit.standin.server import HART16_URL
 
 GALAXY = "galaxy-zoo-2"
 DISK = namedtuple("DISK", "total used free")
@@ -75,15 +77,21 @@ def test_download_cancer_competition_through_the_real_client(standin, workspace_
     assert not (workspace_env.competition_dir(CANCER_SLUG) / "download").exists()  # the zip is not kept
 
 
-def test_download_galaxy_dataset_finds_its_files_wherever_they_sit(standin, workspace_env, galaxy_raw):
+def test_download_galaxy_dataset_fetches_the_hart_table_from_the_galaxy_zoo_site(standin, workspace_env, galaxy_raw,
+                                                                                 hart16_gz):
     result = download(GALAXY)
     assert result.exit_code == 0, result.output
-    assert file_set(workspace_env.raw_dir(GALAXY)) == file_set(galaxy_raw)
+    raw = workspace_env.raw_dir(GALAXY)
+    assert file_set(raw) == file_set(galaxy_raw) - {"gz2_hart16.csv"} | {"gz2_hart16.csv.gz"}
+    assert (raw / "gz2_hart16.csv.gz").read_bytes() == hart16_gz
     written = manifest(workspace_env, GALAXY)
     assert written["source"] == f"dataset:{GALAXY_DATASET}"
     assert (written["layout"]["mapping"], written["layout"]["hart16"]) == (
-        "gz2_filename_mapping.csv", "gz2_hart16.csv")
-    assert standin.requests == ["POST DownloadDataset", f"GET /files/datasets/{GALAXY_DATASET}.zip"]
+        "gz2_filename_mapping.csv", "gz2_hart16.csv.gz")
+    assert (written["labels_file"], written["hart16_source"]) == (None, HART16_URL)
+    assert standin.requests == ["POST DownloadDataset", f"GET /files/datasets/{GALAXY_DATASET}.zip",
+                                "GET /gz2_hart16.csv.gz"]
+    assert not (workspace_env.competition_dir(GALAXY) / "download").exists()
 
 
 def test_second_download_is_a_no_op_that_says_so(standin, workspace_env):
@@ -123,23 +131,28 @@ def test_dataset_option_downloads_another_upload(standin, workspace_env, galaxy_
     assert manifest(workspace_env, GALAXY)["source"] == "dataset:someone/gz2-mirror"
 
 
-def test_galaxy_dataset_without_hart16_asks_for_labels_then_reuses_the_zip(standin, workspace_env, galaxy_raw):
-    standin.add_dataset(GALAXY_DATASET, zip_entries(folder_files(galaxy_raw, exclude=("gz2_hart16.csv",))))
+def test_hart_table_missing_from_the_site_asks_for_labels_then_reuses_the_zip(standin, workspace_env, galaxy_raw,
+                                                                             monkeypatch):
+    monkeypatch.setenv("KIT_GZ2_HART16_URL", HART16_URL.replace("gz2_hart16", "moved/gz2_hart16"))
     first = download(GALAXY)
     zip_path = workspace_env.competition_dir(GALAXY) / "download" / "galaxy-zoo-2-images.zip"
     assert error_line(first) == (
-        f"Error: archive {zip_path}: gz2_hart16.csv(.gz) not found under its root; download it from the Galaxy Zoo "
-        "data site (data.galaxyzoo.org) and pass it with --labels PATH"
+        "Error: gz2hart.standin.invalid answered HTTP 404 (Not Found) to the fetch of the Hart et al. 2016 table from "
+        "http://gz2hart.standin.invalid/moved/gz2_hart16.csv.gz: download gz2_hart16.csv.gz by hand "
+        "(data.galaxyzoo.org) and pass it with --labels PATH"
     )
     assert_nothing_installed(workspace_env, GALAXY)
+    assert zip_path.is_file()
     second = download(GALAXY, "--labels", str(galaxy_raw / "gz2_hart16.csv"))
     assert second.exit_code == 0, second.output
+    assert second.stdout.startswith(f"Reusing the complete {zip_path} left by an earlier run (--force fetches it "
+                                    "again)\nDownloaded galaxy-zoo-2: ")
     copied = workspace_env.raw_dir(GALAXY) / "gz2_hart16.csv"
     assert copied.read_bytes() == (galaxy_raw / "gz2_hart16.csv").read_bytes()
     assert standin.requests.count("POST DownloadDataset") == 1  # the complete zip was reused
     written = manifest(workspace_env, GALAXY)
     assert written["folders"]["gz2_hart16.csv"] == {"files": 1, "bytes": copied.stat().st_size}
-    assert written["labels_file"] == str(galaxy_raw / "gz2_hart16.csv")
+    assert written["labels_file"] == str(galaxy_raw / "gz2_hart16.csv") and "hart16_source" not in written
 
 
 def test_raw_files_used_in_place_need_no_download(kaggle_home, workspace_env, tmp_path):
@@ -204,12 +217,27 @@ def test_readable_kaggle_json_is_warned_about_on_stderr(standin, workspace_env, 
 
 # ---- HTTP failures ------------------------------------------------------------------------------
 
-def test_rules_not_accepted_is_403_with_the_rules_link(standin, workspace_env):
-    standin.fail("DownloadDataFiles", 403)
+RULES = f"accept the competition's rules at https://www.kaggle.com/c/{CANCER_SLUG}/rules, then re-run"
+
+
+@pytest.mark.parametrize("said, fix", [
+    # Kaggle's own words (kaggle-cli#152, #555; roboflow/notebooks#19), kept, with the matching fix.
+    ("You must accept this competition's rules before you'll be able to download files.", RULES),
+    ("Permission 'competitions.participate' was denied", RULES),
+    ("New entrants are currently not allowed. You will be able to accept the rules and submit late predictions "
+     "after the competition completes.",
+     "the competition does not accept new entrants now; its data and late submissions open once it completes "
+     f"(https://www.kaggle.com/c/{CANCER_SLUG}/rules)"),
+    ("Please verify your phone number to download data", "verify your Kaggle account (phone number) at "
+     "https://www.kaggle.com/settings, then re-run"),
+    ("Permission denied", RULES),
+    ("Team is banned", f"check your access on https://www.kaggle.com/c/{CANCER_SLUG} (rules accepted, account "
+     "verified), then re-run"),
+])
+def test_a_refusal_keeps_kaggles_own_words_and_gives_the_matching_fix(standin, workspace_env, said, fix):
+    standin.fail("DownloadDataFiles", 403, message=said)
     assert error_line(download(CANCER_SLUG)) == (
-        f"Error: Kaggle refused the download of competition '{CANCER_SLUG}' (HTTP 403): accept the competition's "
-        f"rules at https://www.kaggle.com/c/{CANCER_SLUG}/rules, then re-run"
-    )
+        f"Error: Kaggle refused the download of competition '{CANCER_SLUG}' (HTTP 403: {said}): {fix}")
     assert_nothing_installed(workspace_env, CANCER_SLUG)
 
 
@@ -237,14 +265,28 @@ def test_unknown_dataset_is_404(standin, workspace_env):
     assert_nothing_installed(workspace_env, GALAXY)
 
 
-def test_rate_limit_is_retried_with_backoff_then_fails_clearly(standin, workspace_env):
-    standin.fail("DownloadDataFiles", 429, times=10)
-    assert error_line(download(CANCER_SLUG)) == (
-        f"Error: Kaggle kept rate-limiting the download of competition '{CANCER_SLUG}' (HTTP 429, 4 attempts): "
-        "wait a few minutes and re-run"
-    )
-    assert standin.requests.count("POST DownloadDataFiles") == 4
+def test_a_lasting_rate_limit_is_waited_out_with_a_countdown_then_says_when_to_retry(standin, workspace_env):
+    # Kaggle's nested body (kaggle-cli#931); the test's patience is 0.5 s: waits of 0.15 s and 0.3 s, then it stops.
+    standin.fail("DownloadDataFiles", 429, times=10, nested=True)
+    result = download(CANCER_SLUG)
+    assert result.exit_code == 1
+    waiting = (f"Kaggle is rate-limiting the download of competition '{CANCER_SLUG}' (HTTP 429): waiting 0:01 "
+               "before retrying")
+    *countdown, error = result.stderr.strip().splitlines()
+    assert countdown == [waiting, waiting]
+    assert re.fullmatch(
+        f"Error: Kaggle kept rate-limiting the download of competition '{CANCER_SLUG}' \\(HTTP 429: Too many "
+        "requests; 3 attempts over 0 s\\): such limits can last 30 minutes or more; re-run after \\d\\d:\\d\\d",
+        error)
+    assert standin.requests.count("POST DownloadDataFiles") == 3
     assert_nothing_installed(workspace_env, CANCER_SLUG)
+
+
+def test_a_rate_limit_that_lifts_lets_the_download_finish(standin, workspace_env):
+    standin.fail("DownloadDataFiles", 429, times=2, retry_after="0")
+    result = download(CANCER_SLUG)
+    assert result.exit_code == 0, result.output
+    assert standin.requests.count("POST DownloadDataFiles") == 3
 
 
 def test_server_errors_then_success_is_retried(standin, workspace_env):
@@ -285,6 +327,19 @@ def test_connection_that_keeps_dropping_keeps_the_partial_zip_for_the_next_run(s
     assert (folder / f"{CANCER_SLUG}.zip.kaggle-partial").is_file()  # the client's proof of what the part is
     standin.clear_faults()
     assert download(CANCER_SLUG).exit_code == 0
+
+
+def test_a_partial_zip_of_an_archive_changed_since_is_fetched_whole_not_spliced(standin, workspace_env, cancer_raw,
+                                                                               cancer_archive):
+    standin.drop_connection(times=10)
+    assert download(CANCER_SLUG).exit_code == 1  # the partial zip and the client's marker (old ETag) stay
+    repacked = zip_entries(folder_files(cancer_raw))  # the same files, other bytes: a splice would not verify
+    assert repacked != cancer_archive
+    standin.add_competition(CANCER_SLUG, repacked)
+    standin.clear_faults()
+    result = download(CANCER_SLUG)
+    assert result.exit_code == 0, result.output
+    assert file_set(workspace_env.raw_dir(CANCER_SLUG)) == file_set(cancer_raw)
 
 
 def test_complete_zip_left_by_an_interrupted_run_is_reused(standin, workspace_env, cancer_archive):
@@ -351,7 +406,7 @@ def test_corrupt_member_leaves_nothing(kaggle_home, workspace_env, tmp_path, can
     archive.write_bytes(bytes(data))
     message = error_line(download(CANCER_SLUG, "--from-zip", str(archive)))
     assert message.startswith(f"Error: {archive} is corrupt (")
-    assert message.endswith("); the download was damaged: re-run with --force")
+    assert message.endswith("); get the archive again (kit cannot repair it)")
     assert_nothing_installed(workspace_env, CANCER_SLUG)
 
 
@@ -373,7 +428,8 @@ def test_disk_filling_up_during_extraction_leaves_nothing(kaggle_home, small_dis
     message = error_line(download(CANCER_SLUG, "--from-zip", str(cancer_zip), "--data-dir", str(small_disk)))
     assert message.startswith(
         f"Error: no space left on device while extracting c.zip into {small_disk / CANCER_SLUG} (needs ")
-    assert list(small_disk.rglob("*")) == [small_disk / CANCER_SLUG]  # the staging folder is gone
+    # the staging folder is gone; only the (empty) lock file stays
+    assert sorted(small_disk.rglob("*")) == [small_disk / CANCER_SLUG, small_disk / CANCER_SLUG / ".download.lock"]
 
 
 def test_serve_locally_lets_download_run_with_no_account(kaggle_home, workspace_env, cancer_archive):
@@ -406,3 +462,228 @@ def test_submissions_of_a_locally_scored_competition_points_to_the_leaderboard(k
     assert error_line(kit("submissions", GALAXY)) == (
         "Error: galaxy-zoo-2 has no Kaggle leaderboard (it is scored locally): see kit leaderboard galaxy-zoo-2"
     )
+
+
+# ---- the Hart et al. table from the Galaxy Zoo data site -------------------------------------------
+
+def test_the_hart_table_fetch_resumes_a_dropped_transfer(standin, workspace_env, hart16_gz):
+    standin.fail("site", 503)  # and a 5xx is retried
+    result = download(GALAXY)
+    assert result.exit_code == 0, result.output
+    assert (workspace_env.raw_dir(GALAXY) / "gz2_hart16.csv.gz").read_bytes() == hart16_gz
+    assert standin.requests.count("GET /gz2_hart16.csv.gz") == 2
+
+
+def test_a_partial_hart_table_left_by_a_killed_run_is_resumed_with_if_range(standin, workspace_env, hart16_gz):
+    folder = workspace_env.competition_dir(GALAXY) / "download"
+    folder.mkdir(parents=True)
+    (folder / "gz2_hart16.csv.gz.partial").write_bytes(hart16_gz[:100])
+    etag = '"' + __import__("hashlib").sha1(hart16_gz).hexdigest() + '"'
+    (folder / "gz2_hart16.csv.gz.partial.json").write_text(json.dumps({"validator": etag, "size": len(hart16_gz)}))
+    assert download(GALAXY).exit_code == 0
+    assert (workspace_env.raw_dir(GALAXY) / "gz2_hart16.csv.gz").read_bytes() == hart16_gz
+
+
+def test_a_partial_of_an_older_hart_table_is_not_spliced_onto_the_new_one(standin, workspace_env, hart16_gz):
+    folder = workspace_env.competition_dir(GALAXY) / "download"
+    folder.mkdir(parents=True)
+    (folder / "gz2_hart16.csv.gz.partial").write_bytes(b"old bytes of another version" * 4)
+    (folder / "gz2_hart16.csv.gz.partial.json").write_text(json.dumps({"validator": '"old"', "size": 1}))
+    assert download(GALAXY).exit_code == 0  # If-Range named the old object: the server sent the new one whole
+    assert (workspace_env.raw_dir(GALAXY) / "gz2_hart16.csv.gz").read_bytes() == hart16_gz
+
+
+def test_a_partial_longer_than_the_hart_table_is_started_again_after_416(standin, workspace_env, hart16_gz):
+    folder = workspace_env.competition_dir(GALAXY) / "download"
+    folder.mkdir(parents=True)
+    etag = '"' + __import__("hashlib").sha1(hart16_gz).hexdigest() + '"'
+    (folder / "gz2_hart16.csv.gz.partial").write_bytes(hart16_gz + b"junk")
+    (folder / "gz2_hart16.csv.gz.partial.json").write_text(json.dumps({"validator": etag, "size": len(hart16_gz)}))
+    assert download(GALAXY).exit_code == 0
+    assert (workspace_env.raw_dir(GALAXY) / "gz2_hart16.csv.gz").read_bytes() == hart16_gz
+
+
+def test_a_stalled_hart_table_transfer_is_cut_and_resumed(standin, workspace_env, hart16_gz):
+    standin.stall("site")
+    result = download(GALAXY)
+    assert result.exit_code == 0, result.output
+    assert (workspace_env.raw_dir(GALAXY) / "gz2_hart16.csv.gz").read_bytes() == hart16_gz
+
+
+def test_a_damaged_hart_table_is_refused_and_not_kept(standin, workspace_env, hart16_gz):
+    from kaggle_kit.standin.server import HART16_URL
+
+    standin.add_site_file(HART16_URL, hart16_gz[:-40])  # a gzip stream cut short: its CRC never checks out
+    message = error_line(download(GALAXY))
+    assert message == (
+        f"Error: the Hart et al. 2016 table fetched from {HART16_URL} is damaged (not a complete gzip file: EOFError); "
+        "re-run to fetch it again, or download gz2_hart16.csv.gz by hand (data.galaxyzoo.org) and pass it with "
+        "--labels PATH")
+    assert not list((workspace_env.competition_dir(GALAXY) / "download").glob("gz2_hart16*"))
+    assert_nothing_installed(workspace_env, GALAXY)
+
+
+def test_the_galaxy_zoo_site_unreachable_points_to_labels(kaggle_home, workspace_env, galaxy_archive, tmp_path):
+    archive = tmp_path / "gz2.zip"
+    archive.write_bytes(galaxy_archive)
+    assert error_line(download(GALAXY, "--from-zip", str(archive))) == (
+        "Error: cannot reach 127.0.0.1 to fetch the Hart et al. 2016 table (ConnectionError): check the network "
+        "connection (HTTPS_PROXY/HTTP_PROXY behind a proxy), or download gz2_hart16.csv.gz by hand "
+        "(data.galaxyzoo.org) and pass it with --labels PATH")
+    assert_nothing_installed(workspace_env, GALAXY)
+
+
+# ---- nothing the user made is deleted; one download at a time ----------------------------------------
+
+def test_a_from_zip_archive_inside_raw_is_refused_and_kept(kaggle_home, workspace_env, cancer_archive):
+    raw = workspace_env.raw_dir(CANCER_SLUG)
+    raw.mkdir(parents=True)
+    inside = raw / "histopathologic-cancer-detection.zip"
+    inside.write_bytes(cancer_archive)
+    for extra in ([], ["--force"]):
+        assert error_line(download(CANCER_SLUG, "--from-zip", str(inside), *extra)) == (
+            f"Error: --from-zip {inside} is inside {raw}, which kit download replaces: move the archive out first "
+            f"(e.g. into {raw.parent}), then re-run")
+        assert inside.read_bytes() == cancer_archive
+
+
+def test_a_from_zip_archive_in_a_leftover_folder_is_refused_and_kept(kaggle_home, workspace_env, cancer_archive):
+    leftover = workspace_env.competition_dir(CANCER_SLUG) / ".raw.k1ll3d.partial"
+    leftover.mkdir(parents=True)
+    inside = leftover / "c.zip"
+    inside.write_bytes(cancer_archive)
+    assert "which kit download replaces" in error_line(download(CANCER_SLUG, "--from-zip", str(inside)))
+    assert inside.read_bytes() == cancer_archive
+
+
+def test_a_raw_folder_kit_did_not_install_is_never_replaced_unasked(standin, workspace_env):
+    raw = workspace_env.raw_dir(CANCER_SLUG)
+    raw.mkdir(parents=True)
+    (raw / "my-notes.txt").write_text("mine")
+    assert error_line(download(CANCER_SLUG)) == (
+        f"Error: {raw} already holds files that kit download did not install (there is no download.json): use "
+        "them as they are (kit prepare reads them), move them away, or re-run with --force to replace them")
+    assert (raw / "my-notes.txt").read_text() == "mine" and standin.requests == []
+    assert download(CANCER_SLUG, "--force").exit_code == 0  # asked: replaced
+
+
+def test_leftovers_of_a_killed_extraction_are_cleared_on_the_next_run(standin, workspace_env):
+    folder = workspace_env.competition_dir(CANCER_SLUG)
+    for name in (".raw.a1b2c3.partial", ".raw.old"):
+        (folder / name / "train").mkdir(parents=True)
+        (folder / name / "train" / "x.tif").write_bytes(b"\0" * 2048)
+    (folder / ".download.json.x1y2.tmp").write_text("{")
+    result = download(CANCER_SLUG)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[0] == f"Removed 3 leftover(s) of an interrupted download from {folder}"
+    assert sorted(p.name for p in folder.iterdir()) == [".download.lock", "download.json", "raw"]
+
+
+def test_leftovers_held_by_a_running_download_are_left_alone(standin, workspace_env):
+    from kaggle_kit.fsutil import locked
+
+    folder = workspace_env.competition_dir(CANCER_SLUG)
+    busy = folder / ".raw.busy.partial"
+    busy.mkdir(parents=True)
+    waited = []
+    with locked(folder / ".download.lock"):  # another download is extracting into .raw.busy.partial
+        import threading
+
+        thread = threading.Thread(target=lambda: waited.append(download(CANCER_SLUG)))
+        thread.start()
+        thread.join(1.0)
+        assert thread.is_alive() and busy.is_dir()  # the second one waits; the busy folder is untouched
+    thread.join(30)
+    assert waited[0].exit_code == 0 and not busy.exists()
+
+
+def test_two_downloads_at_once_download_once(standin, workspace_env, tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    env = {**__import__("os").environ, "KIT_KAGGLE_READ_TIMEOUT": "60"}
+    standin.stall("DownloadDataFiles")  # the first download waits inside its lock until released
+    command = [sys.executable, "-m", "kaggle_kit", "download", CANCER_SLUG, "--no-progress"]
+    logs = [open(tmp_path / f"{n}.err", "w+") for n in (1, 2)]
+    first = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=logs[0], text=True)
+    wait_for(lambda: "POST DownloadDataFiles" in standin.requests)
+    second = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=logs[1], text=True)
+    wait_for(lambda: "Waiting for another kit download" in (tmp_path / "2.err").read_text())
+    standin.release_stalls()
+    outputs = [process.communicate(timeout=120)[0] for process in (first, second)]
+    assert [process.returncode for process in (first, second)] == [0, 0]
+    assert outputs[0].startswith(f"Downloaded {CANCER_SLUG}: 62 files")
+    assert outputs[1].startswith(f"{CANCER_SLUG} is already downloaded")
+    assert (tmp_path / "2.err").read_text().startswith(f"Waiting for another kit download of {CANCER_SLUG} to finish…")
+    assert manifest(workspace_env, CANCER_SLUG)["files"] == 62
+    assert standin.requests.count("POST DownloadDataFiles") == 1
+
+
+def wait_for(condition, limit: float = 60.0) -> None:
+    import time
+
+    deadline = time.monotonic() + limit
+    while not condition():
+        assert time.monotonic() < deadline, "the condition never came true"
+        time.sleep(0.05)
+
+
+# ---- folders that cannot be written, names no file system holds -------------------------------------
+
+def test_a_data_dir_under_a_file_is_one_clear_error(kaggle_home, cancer_zip, tmp_path):
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    assert error_line(download(CANCER_SLUG, "--from-zip", str(cancer_zip), "--data-dir", str(afile / "data"))) == (
+        f"Error: {afile / 'data' / CANCER_SLUG} cannot be a folder: {afile} is a file; point --data-dir at a folder")
+
+
+def test_a_read_only_data_dir_is_one_clear_error(kaggle_home, cancer_zip, read_only_folder):
+    message = error_line(download(CANCER_SLUG, "--from-zip", str(cancer_zip), "--data-dir", str(read_only_folder)))
+    assert re.fullmatch(f"Error: cannot write in {read_only_folder / CANCER_SLUG} \\((read-only file system|"
+                        "permission denied)\\): point --data-dir at a writable folder", message)
+
+
+@pytest.mark.parametrize("members, problem", [
+    ({"train/a.tif": b"x", "train/a.tif/b.tif": b"y"}, "'train/a.tif' both as a file and as a folder"),
+    ({"train_labels.csv": b"a", "train": b"b", "train/x.tif": b"c"}, "'train' both as a file and as a folder"),
+    ({"x" * 300 + ".tif": b"x"}, "a member whose name is longer than the file system allows ('" + "x" * 40
+     + "…' is 304 bytes; the limit is 255)"),
+])
+def test_names_no_file_system_can_hold_are_one_clear_error(kaggle_home, workspace_env, tmp_path, members, problem):
+    archive = tmp_path / "odd.zip"
+    archive.write_bytes(zip_entries(members))
+    assert error_line(download(CANCER_SLUG, "--from-zip", str(archive))) == (
+        f"Error: {archive} holds {problem}; nothing was extracted: extract it by hand, fixing that name, and pass "
+        "the repacked archive with --from-zip")
+    assert_nothing_installed(workspace_env, CANCER_SLUG)
+
+
+def test_a_name_appearing_twice_is_refused(kaggle_home, workspace_env, tmp_path):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as packed, pytest.warns(UserWarning, match="Duplicate name"):
+        packed.writestr("train_labels.csv", "id,label\n")
+        packed.writestr("train_labels.csv", "id,label\na,1\n")
+    archive = tmp_path / "twice.zip"
+    archive.write_bytes(buffer.getvalue())
+    assert "holds 'train_labels.csv' twice" in error_line(download(CANCER_SLUG, "--from-zip", str(archive)))
+
+
+def test_a_path_too_long_for_the_file_system_is_one_clear_error(kaggle_home, workspace_env, tmp_path):
+    deep = "/".join(["d" * 200] * 25) + "/x.tif"  # each part fits; the whole path (5 KB) does not
+    archive = tmp_path / "deep.zip"
+    archive.write_bytes(zip_entries({deep: b"x"}))
+    message = error_line(download(CANCER_SLUG, "--from-zip", str(archive)))
+    assert message.startswith(f"Error: cannot extract '{deep}' of {archive} into ")
+    assert message.endswith("(File name too long); nothing was kept: the path is too long for this file system: use "
+                            "a shorter --data-dir")
+    assert_nothing_installed(workspace_env, CANCER_SLUG)
+
+
+def test_a_fifo_given_as_the_archive_is_refused_not_waited_on(kaggle_home, workspace_env, tmp_path):
+    import os
+
+    fifo = tmp_path / "c.zip"
+    os.mkfifo(fifo)
+    assert error_line(download(CANCER_SLUG, "--from-zip", str(fifo))) == (
+        f"Error: {fifo} is a FIFO (named pipe), not a zip archive; pass the archive's own path")

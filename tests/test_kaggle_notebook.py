@@ -66,6 +66,28 @@ def test_a_dataset_is_found_under_its_own_mount_name(kaggle_notebook):
     assert galaxy.raw_is_external(Workspace.resolve())
 
 
+@pytest.mark.parametrize("layout", ["competitions/{slug}", "datasets/jaimetrickz/{slug}"])
+def test_a_mount_one_or_two_folders_down_is_found_by_looking(tmp_path, monkeypatch, layout):
+    # Kaggle Notebooks also mount competition data at /kaggle/input/competitions/<slug> (kaggle-cli#1140).
+    mount = tmp_path / "input"
+    for slug in (CANCER, "galaxy-zoo-2-images"):
+        (mount / layout.format(slug=slug)).mkdir(parents=True)
+    monkeypatch.setenv("KIT_KAGGLE_INPUT", str(mount))
+    monkeypatch.setenv("KIT_KAGGLE_WORKING", str(tmp_path / "working"))
+    workspace = Workspace.resolve()
+    assert get_competition(CANCER).raw_dir(workspace) == mount / layout.format(slug=CANCER)
+    assert get_competition("galaxy-zoo-2").raw_dir(workspace) == mount / layout.format(slug="galaxy-zoo-2-images")
+    assert get_competition(CANCER).raw_is_external(workspace)
+
+
+def test_the_shallowest_mount_wins(tmp_path, monkeypatch):
+    mount = tmp_path / "input"
+    (mount / "competitions" / CANCER).mkdir(parents=True)
+    (mount / CANCER).mkdir()
+    monkeypatch.setenv("KIT_KAGGLE_INPUT", str(mount))
+    assert get_competition(CANCER).raw_dir(Workspace.resolve()) == mount / CANCER
+
+
 def test_download_leaves_the_mount_alone(kaggle_notebook):
     mount, _ = kaggle_notebook
     result = CliRunner().invoke(cli, ["download", CANCER])

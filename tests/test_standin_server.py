@@ -1,4 +1,5 @@
-"""The stand-in Kaggle server on the wire: auth, redirects, ranges, injected faults, env for the client."""
+"""The stand-in Kaggle server on the wire: auth, cross-host signed redirects, ranges, the faults the
+real service shows (stalls, nested errors, limits, pages that ignore pageSize), env for the client."""
 
 from __future__ import annotations
 
@@ -6,11 +7,12 @@ import base64
 import http.client
 import json
 import os
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from kaggle_kit.standin import StandinKaggle, serve_locally, truncated, zip_entries
+from kaggle_kit.standin.server import HART16_URL, STORAGE_HOST
 
 DOWNLOAD = "/api/v1/competitions.CompetitionApiService/DownloadDataFiles"
 ARCHIVE = zip_entries({"train_labels.csv": b"id,label\n" + b"a,1\n" * 200})
@@ -42,15 +44,87 @@ def test_api_call_without_credentials_is_401_with_a_json_message(server):
     assert json.loads(response.read()) == {"code": 401, "message": "Unauthenticated"}
 
 
-def test_download_redirects_to_the_zip_which_honours_range(server):
+def storage_path(location: str) -> str:
+    return urlsplit(location).path + "?" + urlsplit(location).query
+
+
+def redirect(server) -> str:
     response, _ = call(server, "POST", DOWNLOAD, {"competitionName": "demo-comp"})
     assert response.status == 302
-    location = response.getheader("Location")
-    assert location == "/files/competitions/demo-comp.zip"
+    return response.getheader("Location")
+
+
+def test_download_redirects_cross_host_to_a_signed_storage_url(server):
+    location = redirect(server)
+    parts = urlsplit(location)
+    assert (parts.scheme, parts.hostname, parts.path) == ("http", STORAGE_HOST, "/files/competitions/demo-comp.zip")
+    assert sorted(parse_qs(parts.query)) == ["Expires", "Signature"]
     whole, _ = call(server, "GET", location, auth=False)
     assert whole.status == 200 and whole.getheader("Accept-Ranges") == "bytes" and whole.read() == ARCHIVE
-    part, _ = call(server, "GET", location, headers={"Range": "bytes=10-"}, auth=False)
+
+
+def test_storage_refuses_the_api_credentials_and_bad_or_expired_signatures(server):
+    location = redirect(server)
+    with_auth, _ = call(server, "GET", location)  # Basic auth, as a client that keeps it across hosts would
+    assert with_auth.status == 400 and b"Multiple authentication methods" in with_auth.read()
+    forged, _ = call(server, "GET", location.replace("Signature=", "Signature=0"), auth=False)
+    assert forged.status == 403 and b"SignatureDoesNotMatch" in forged.read()
+    server.url_lifetime = -1
+    expired, _ = call(server, "GET", redirect(server), auth=False)
+    assert expired.status == 403 and b"Request has expired" in expired.read()
+
+
+def test_storage_honours_range_if_range_and_answers_416_past_the_end(server):
+    location = redirect(server)
+    first, _ = call(server, "GET", location, auth=False)
+    etag = first.getheader("ETag")
+    first.read()
+    part, _ = call(server, "GET", location, headers={"Range": "bytes=10-", "If-Range": etag}, auth=False)
     assert part.status == 206 and part.read() == ARCHIVE[10:]
+    assert part.getheader("Content-Range") == f"bytes 10-{len(ARCHIVE) - 1}/{len(ARCHIVE)}"
+    changed, _ = call(server, "GET", location, headers={"Range": "bytes=10-", "If-Range": '"old"'}, auth=False)
+    assert changed.status == 200 and changed.read() == ARCHIVE  # another object now: sent whole
+    past, _ = call(server, "GET", location, headers={"Range": f"bytes={len(ARCHIVE)}-"}, auth=False)
+    assert past.status == 416 and past.getheader("Content-Range") == f"bytes */{len(ARCHIVE)}"
+
+
+def test_stalled_transfer_sends_half_then_nothing_with_the_socket_open(server):
+    server.stall("file")
+    location = redirect(server)
+    connection = http.client.HTTPConnection(urlsplit(server.url).netloc, timeout=0.5)
+    connection.request("GET", location)
+    response = connection.getresponse()
+    assert response.status == 200
+    assert len(response.read(len(ARCHIVE) // 2)) == len(ARCHIVE) // 2
+    with pytest.raises(TimeoutError):
+        response.read(1)
+
+
+def test_stalled_api_call_never_answers(server):
+    server.stall("DownloadDataFiles")
+    connection = http.client.HTTPConnection(urlsplit(server.url).netloc, timeout=0.5)
+    connection.request("POST", DOWNLOAD, body=b"{}", headers={"Content-Type": "application/json"})
+    with pytest.raises(TimeoutError):
+        connection.getresponse()
+
+
+def test_nested_error_body_is_kaggles_rate_limit_shape(server):
+    server.fail("DownloadDataFiles", 429, nested=True, retry_after="0")
+    response, _ = call(server, "POST", DOWNLOAD, {"competitionName": "demo-comp"})
+    assert (response.status, response.getheader("Retry-After")) == (429, "0")
+    assert json.loads(response.read()) == {
+        "error": {"code": 429, "message": "Too many requests", "status": "RESOURCE_EXHAUSTED"}}
+
+
+def test_galaxy_zoo_site_serves_its_file_with_ranges_and_faults(server):
+    server.add_site_file(HART16_URL, b"0123456789")
+    whole, _ = call(server, "GET", HART16_URL, auth=False)
+    assert whole.status == 200 and whole.read() == b"0123456789"
+    part, _ = call(server, "GET", HART16_URL, headers={"Range": "bytes=4-"}, auth=False)
+    assert part.status == 206 and part.read() == b"456789"
+    server.fail("site", 503)
+    assert call(server, "GET", HART16_URL, auth=False)[0].status == 503
+    assert call(server, "GET", HART16_URL.replace(".gz", ".zip"), auth=False)[0].status == 404
 
 
 def test_unknown_competition_is_404(server):
@@ -73,7 +147,7 @@ def test_rate_limit_fault_can_carry_retry_after(server):
 
 def test_dropped_connection_sends_only_half_the_file(server):
     server.drop_connection()
-    response, _ = call(server, "GET", "/files/competitions/demo-comp.zip", auth=False)
+    response, _ = call(server, "GET", redirect(server), auth=False)
     assert int(response.getheader("Content-Length")) == len(ARCHIVE)
     with pytest.raises(http.client.IncompleteRead):
         response.read()
@@ -82,7 +156,7 @@ def test_dropped_connection_sends_only_half_the_file(server):
 def test_three_step_upload_records_a_submission_and_lists_it(server):
     start = "/api/v1/competitions.CompetitionApiService/StartSubmissionUpload"
     answer = json.loads(call(server, "POST", start, {"competitionName": "demo-comp", "fileName": "s.csv"})[0].read())
-    put, _ = call(server, "PUT", urlsplit(answer["createUrl"]).path, b"a,b", auth=False)
+    put, _ = call(server, "PUT", answer["createUrl"], b"a,b", auth=False)
     put.read()
     assert put.status == 200
     create = "/api/v1/competitions.CompetitionApiService/CreateSubmission"
@@ -96,10 +170,54 @@ def test_three_step_upload_records_a_submission_and_lists_it(server):
     ]
 
 
+def upload(server, competition="demo-comp") -> dict:
+    start = "/api/v1/competitions.CompetitionApiService/StartSubmissionUpload"
+    answer = json.loads(call(server, "POST", start, {"competitionName": competition, "fileName": "s.csv"})[0].read())
+    call(server, "PUT", answer["createUrl"], b"a,b", auth=False)[0].read()
+    create = "/api/v1/competitions.CompetitionApiService/CreateSubmission"
+    response, _ = call(server, "POST", create, {"competitionName": competition, "blobFileTokens": answer["token"]})
+    return {"status": response.status, **json.loads(response.read())}
+
+
+def test_the_daily_submission_limit_is_enforced(server):
+    server.daily_submissions = 2
+    assert [upload(server)["status"] for _ in range(3)] == [200, 200, 400]
+    limits = "/api/v1/competitions.CompetitionApiService/GetSubmissionLimits"
+    assert json.loads(call(server, "POST", limits, {"competitionName": "demo-comp"})[0].read())["numAllowedNow"] == 0
+
+
+def test_listing_that_ignores_page_size_returns_overlapping_pages(server):
+    server.daily_submissions = 30
+    refs = [upload(server)["ref"] for _ in range(30)]
+    server.listing_page_size = 25
+    listing = "/api/v1/competitions.CompetitionApiService/ListSubmissions"
+
+    def page(number):
+        body = {"competitionName": "demo-comp", "page": number, "pageSize": 10}
+        return [row["ref"] for row in json.loads(call(server, "POST", listing, body)[0].read())["submissions"]]
+
+    newest_first = refs[::-1]
+    assert (page(1), page(2)) == (newest_first[:25], newest_first[10:30])
+
+
+def test_an_unusable_upload_url_is_a_gs_url_with_a_signature(server):
+    server.unusable_upload_url()
+    start = "/api/v1/competitions.CompetitionApiService/StartSubmissionUpload"
+    answer = json.loads(call(server, "POST", start, {"competitionName": "demo-comp", "fileName": "s.csv"})[0].read())
+    assert answer["createUrl"].startswith("gs://kaggle-submissions/") and "X-Goog-Signature=" in answer["createUrl"]
+
+
 def test_create_submission_without_a_finished_upload_is_refused(server):
     create = "/api/v1/competitions.CompetitionApiService/CreateSubmission"
     response, _ = call(server, "POST", create, {"competitionName": "demo-comp", "blobFileTokens": "unknown"})
     assert response.status == 400
+
+
+def test_introspection_can_fail_like_any_call(server):
+    introspect = "/api/v1/security.OAuthService/IntrospectToken"
+    server.fail("IntrospectToken", 503)
+    assert call(server, "POST", introspect, {"token": server.token}, auth=False)[0].status == 503
+    assert call(server, "POST", introspect, {"token": server.token}, auth=False)[0].status == 200
 
 
 def test_access_token_is_introspected_and_accepted_as_bearer(server):
@@ -121,6 +239,7 @@ def test_client_env_points_the_client_here_and_unsets_no_proxy(server):
     assert env["KAGGLE_API_ENVIRONMENT"] == "LOCALHOST"
     assert env["http_proxy"] == env["HTTP_PROXY"] == server.url
     assert env["NO_PROXY"] is None and env["no_proxy"] is None and env["KAGGLE_API_TOKEN"] is None
+    assert env["KIT_GZ2_HART16_URL"] == HART16_URL
     assert (env["KAGGLE_USERNAME"], env["KAGGLE_KEY"]) == (server.username, server.key)
     assert server.client_env(credentials="token")["KAGGLE_API_TOKEN"] == server.token
 

@@ -195,8 +195,8 @@ def test_a_failed_upload_put_exits_non_zero(cancer_run, standin):
 
 
 @pytest.mark.parametrize("status, expected", [
-    (403, f"Error: Kaggle refused the submission of competition '{CANCER}' (HTTP 403): accept the competition's "
-          f"rules at https://www.kaggle.com/c/{CANCER}/rules, then re-run"),
+    (403, f"Error: Kaggle refused the submission of competition '{CANCER}' (HTTP 403: Permission denied): accept the "
+          f"competition's rules at https://www.kaggle.com/c/{CANCER}/rules, then re-run"),
     (404, f"Error: competition '{CANCER}' not found on Kaggle (HTTP 404) during the submission of competition "
           f"'{CANCER}': check the slug (it is the last part of the competition's URL)"),
 ])

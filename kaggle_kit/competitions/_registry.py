@@ -63,8 +63,13 @@ class Competition:
     recipes: Mapping[str, Mapping[str, Any]] = field(default_factory=dict, hash=False)
     local_root: Path | None = None  # raw folder of a custom competition
     description: str = ""
-    # `kit download --labels FILE`: copies a label table the data lacks into the raw folder, returns its name.
+    # `kit download --labels FILE`: checks and copies a label table the data lacks into the raw folder,
+    # returns its name.
     add_labels: Callable[[Path, Path], str] | None = field(default=None, compare=False)
+    # `kit download` without --labels: fetch_labels(archive member names, folder, *, progress, retry) fetches
+    # that table from its public home when the archive lacks it -> (file, source URL without credentials),
+    # or None when the archive has it.
+    fetch_labels: Callable[..., "tuple[Path, str] | None"] | None = field(default=None, compare=False)
 
     @property
     def mount_names(self) -> tuple[str, ...]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from pathlib import Path
 from typing import Iterable
 
@@ -12,28 +13,46 @@ import pandas as pd
 
 from kaggle_kit.errors import DataError
 
+COLUMN_NAME = re.compile(r"[A-Za-z_][\w .()%/+:-]{0,63}")
 
-def read_table(path: Path, required: Iterable[str], hint: str = "", id_column: str | None = None) -> pd.DataFrame:
+
+def read_table(path: Path, required: Iterable[str], hint: str = "", id_column: str | None = None,
+               text_columns: Iterable[str] = (), only: Iterable[str] | None = None) -> pd.DataFrame:
     """Read a CSV (optionally gzipped; BOM and Windows line endings tolerated) and
     check it has the ``required`` columns. Extra columns are kept.
 
-    ``id_column`` is read as text, so ids such as ``007`` keep their leading zeros.
+    ``id_column`` and ``text_columns`` are read as text, so ids such as ``007`` keep
+    their leading zeros and 19-digit object ids are not rounded through a float.
+    ``only`` keeps just these columns (and the required ones): a wide table reads faster.
     """
+    required = list(required)
     if not path.is_file():
         raise DataError(f"{path} not found{'; ' + hint if hint else ''}")
-    dtype = {id_column: str} if id_column else None
+    dtype = {column: str for column in [*([id_column] if id_column else []), *text_columns]} or None
     try:
-        frame = pd.read_csv(path, encoding="utf-8-sig", low_memory=False, dtype=dtype)
+        header = [str(c).strip() for c in pd.read_csv(path, encoding="utf-8-sig", nrows=0).columns]
+        missing = [c for c in required if c not in header]
+        if missing:
+            raise DataError(
+                f"{path} lacks column(s) {', '.join(missing)} ({describe_header(header)}); "
+                "fix the header or pass the right file"
+            )
+        wanted = None if only is None else {*only, *required}
+        usecols = None if wanted is None else (lambda name: str(name).strip() in wanted)
+        frame = pd.read_csv(path, encoding="utf-8-sig", low_memory=False, dtype=dtype, usecols=usecols)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as exc:
         raise DataError(f"{path} is not a readable CSV ({type(exc).__name__}); re-download or fix the file")
     frame.columns = [str(c).strip() for c in frame.columns]
-    missing = [c for c in required if c not in frame.columns]
-    if missing:
-        raise DataError(
-            f"{path} lacks column(s) {', '.join(missing)} (has: {', '.join(frame.columns[:12])}); "
-            "fix the header or pass the right file"
-        )
     return frame
+
+
+def describe_header(columns: Iterable[object]) -> str:
+    """What a header holds, for an error: its column names when they look like names, else only
+    that they do not; a file given by mistake (kaggle.json) must not be echoed into the message."""
+    names = [str(c) for c in columns]
+    if names and all(COLUMN_NAME.fullmatch(name) for name in names[:12]):
+        return "has: " + ", ".join(names[:12]) + (f", … ({len(names)} columns)" if len(names) > 12 else "")
+    return f"its first line is not a CSV header ({len(names)} field(s) that are not column names)"
 
 
 def check_unique_ids(frame: pd.DataFrame, column: str, path: Path) -> None:

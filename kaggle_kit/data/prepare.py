@@ -173,6 +173,7 @@ def summary_lines(data: PreparedData) -> list[str]:
         f"test: {counts['test_images']:,} images ({counts['test_unreadable']:,} unreadable, kept as blank rows)",
         f"skipped: {counts['skipped']:,}" + (f" (listed in {data.root / 'skipped.csv'})" if counts["skipped"] else ""),
     ]
+    lines += [f"labels: {note}" for note in data.manifest.get("label_notes", {}).get("report", [])]
     lines += [f"balance: {note}" for note in data.manifest["balance_done"]]
     if data.manifest.get("subsample"):
         lines.append(f"subsample: {data.manifest['subsample']}")

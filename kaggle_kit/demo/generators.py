@@ -7,7 +7,7 @@
 (``train/<id>.tif``, ``test/<id>.tif``, ``train_labels.csv``, ``sample_submission.csv``);
 ``write_galaxy_dataset`` writes the Galaxy Zoo 2 images dataset
 (``images_gz2/images/<asset_id>.jpg``, ``gz2_filename_mapping.csv``) plus the Hart et
-al. (2016) table ``gz2_hart16.csv``. The same seed gives byte-identical files. Both
+al. (2016) table ``gz2_hart16.csv``, both tables in the real files' shapes. The same seed gives byte-identical files. Both
 write into a temporary folder renamed onto ``root`` at the end, so an interrupted
 run leaves nothing half-written (``kaggle_kit.archive.build_archive`` zips a folder
 the way Kaggle serves it).
@@ -18,6 +18,7 @@ How the images are made, and what makes them hard, is described in
 
 from __future__ import annotations
 
+import gzip
 import io
 from pathlib import Path
 
@@ -38,8 +39,28 @@ JPEG_QUALITY = 85
 HART16_FILE = "gz2_hart16.csv"
 MAPPING_FILE = "gz2_filename_mapping.csv"
 GALAXY_IMAGES = Path("images_gz2") / "images"
-# Galaxy Zoo 2's task-1 columns, as the Hart et al. table names them.
-TASK1_ANSWERS = ("a01_smooth", "a02_features_or_disk", "a03_star_or_artifact")
+EXTRA_SAMPLE_FRACTION = 0.1  # GZ2's main sample: 245,609 "original" and 28,174 "extra" mapping rows
+STRIPE82_FRACTION = 0.08  # 21,522 "stripe82" rows per 273,783 main-sample rows
+COADD_FRACTION = 0.11  # 30,346 "stripe82_coadd_1" (and as many "_2") rows per 273,783
+# The Galaxy Zoo 2 decision tree (Willett et al. 2013, table 2), as the Hart et al. table names its columns:
+# 9 leading columns, then 6 measures for each of the 37 answers = 231 columns.
+HART16_LEADING_COLUMNS = ("dr7objid", "ra", "dec", "rastring", "decstring", "sample", "gz2_class",
+                          "total_classifications", "total_votes")
+HART16_MEASURES = ("count", "weight", "fraction", "weighted_fraction", "debiased", "flag")
+GZ2_TASKS = {
+    "t01_smooth_or_features": ("a01_smooth", "a02_features_or_disk", "a03_star_or_artifact"),
+    "t02_edgeon": ("a04_yes", "a05_no"),
+    "t03_bar": ("a06_bar", "a07_no_bar"),
+    "t04_spiral": ("a08_spiral", "a09_no_spiral"),
+    "t05_bulge_prominence": ("a10_no_bulge", "a11_just_noticeable", "a12_obvious", "a13_dominant"),
+    "t06_odd": ("a14_yes", "a15_no"),
+    "t07_rounded": ("a16_completely_round", "a17_in_between", "a18_cigar_shaped"),
+    "t08_odd_feature": ("a19_ring", "a20_lens_or_arc", "a21_disturbed", "a22_irregular", "a23_other",
+                        "a24_merger", "a38_dust_lane"),
+    "t09_bulge_shape": ("a25_rounded", "a26_boxy", "a27_no_bulge"),
+    "t10_arms_winding": ("a28_tight", "a29_medium", "a30_loose"),
+    "t11_arms_number": ("a31_1", "a32_2", "a33_3", "a34_4", "a36_more_than_4", "a37_cant_tell"),
+}
 
 
 def write_cancer_competition(
@@ -107,11 +128,20 @@ def write_galaxy_dataset(
     About half the labelled galaxies are spirals (``gz2_class`` S…), half
     ellipticals (E…), and about 6 % are star/artefact rows (``A``), which the
     competition drops. ``unreadable`` labelled galaxies get a corrupt ``.jpg``
-    (truncated or garbage bytes). The tables also hold what the real ones do and a
-    join must handle: one mapping row whose galaxy is not in the Hart table, and one
-    Hart row with no image. The Hart table goes to ``root/gz2_hart16.csv``, or to
-    ``hart16_path`` (outside ``root``: the real Kaggle dataset lacks it, and users
-    pass it to ``kit download --labels``).
+    (truncated or garbage bytes).
+
+    The tables have the real files' shapes (GZ2 release, Zenodo record 3565489, and the
+    Hart et al. 2016 table): ``gz2_filename_mapping.csv`` is ``objid,sample,asset_id``
+    with ``asset_id`` running 1..N and five samples: the main sample (``original``,
+    ``extra``: the galaxies the Hart table covers, imaged under ``images_gz2/images``)
+    and the Stripe 82 samples (``stripe82`` normal depth, ``stripe82_coadd_1`` and
+    ``stripe82_coadd_2``: the same co-added objects twice, so ``objid`` repeats, and
+    one normal-depth row repeats a main-sample galaxy's ``objid``), which have no
+    images here. The Hart table has its 231 columns (``sample`` included). What a join
+    must also handle: one imaged main-sample galaxy missing from the Hart table, and
+    one Hart row with no image. The Hart table goes to ``root/gz2_hart16.csv``, or to
+    ``hart16_path`` (outside ``root``, gzipped when it ends in ``.gz``: the real Kaggle
+    dataset lacks it; the Galaxy Zoo data site serves ``gz2_hart16.csv.gz``).
     """
     kinds = galaxy_kinds(n_galaxies, seed)
     labelled = np.flatnonzero(kinds != "artefact")
@@ -121,8 +151,9 @@ def write_galaxy_dataset(
     rng = np.random.default_rng(seed)
     # One extra imaged galaxy missing from the Hart table, one Hart row missing from the mapping.
     objids = unique_objids(rng, n_galaxies + 2)
-    asset_ids = np.sort(rng.choice(np.arange(1, 50 * (n_galaxies + 2)), n_galaxies + 1, replace=False))
+    samples = np.where(rng.random(n_galaxies + 2) < EXTRA_SAMPLE_FRACTION, "extra", "original")
     broken = set(rng.choice(labelled, unreadable, replace=False).tolist())
+    mapping = filename_mapping(rng, objids[: n_galaxies + 1], samples[: n_galaxies + 1])
     canvas = _sky.Canvas()
 
     rows = []
@@ -133,24 +164,41 @@ def write_galaxy_dataset(
         for i in tqdm(range(n_galaxies + 1), desc="galaxies", unit="img", disable=not progress):
             kind = kinds[i] if i < n_galaxies else "elliptical"
             galaxy = _sky.render(np.random.default_rng([seed, i]), canvas, kind, image_size)
-            target = images / f"{asset_ids[i]}.jpg"
+            target = images / f"{mapping['asset_id'][i]}.jpg"
             if i in broken:
                 target.write_bytes(corrupt_jpeg(galaxy.image, np.random.default_rng([seed, i, 1])))
             else:
                 Image.fromarray(galaxy.image).save(target, format="JPEG", quality=JPEG_QUALITY)
             rows.append(galaxy)
-        mapping = pd.DataFrame(
-            {"objid": objids[: n_galaxies + 1], "sample": "original", "asset_id": asset_ids}
-        )
-        mapping.loc[n_galaxies, "sample"] = "stripe82"
         mapping.to_csv(tmp / MAPPING_FILE, index=False)
-        hart16 = hart16_table(rng, objids, rows[:n_galaxies])
+        keep = np.r_[0:n_galaxies, n_galaxies + 1]  # the Hart rows: every labelled galaxy and the unimaged one
+        hart16 = hart16_table(rng, objids[keep], samples[keep], rows[:n_galaxies])
         if hart16_path is None:
             hart16.to_csv(tmp / HART16_FILE, index=False)
     if hart16_path is not None:
         with atomic_path(hart16_path) as tmp_csv:
-            hart16.to_csv(tmp_csv, index=False)
+            text = hart16.to_csv(index=False).encode()
+            tmp_csv.write_bytes(gzip.compress(text, mtime=0) if str(hart16_path).endswith(".gz") else text)
     return root
+
+
+def filename_mapping(rng: np.random.Generator, objids: np.ndarray, samples: np.ndarray) -> pd.DataFrame:
+    """``objid,sample,asset_id``: the main-sample rows given, then the three Stripe 82 samples
+    in the real file's proportions; ``asset_id`` runs 1..N in that order."""
+    main = len(objids)
+    normal = max(2, round(STRIPE82_FRACTION * main))
+    coadds = max(2, round(COADD_FRACTION * main))
+    normal_ids = unique_objids(rng, normal)
+    normal_ids[0] = objids[0]  # a galaxy of the main sample imaged again at normal Stripe 82 depth
+    coadd_ids = np.array([8647474690000000000 + int(v) for v in rng.choice(10**9, coadds, replace=False)],
+                         dtype=np.int64)
+    table = pd.DataFrame({
+        "objid": np.concatenate([objids, normal_ids, coadd_ids, coadd_ids]),
+        "sample": np.concatenate([samples, ["stripe82"] * normal, ["stripe82_coadd_1"] * coadds,
+                                  ["stripe82_coadd_2"] * coadds]),
+    })
+    table["asset_id"] = np.arange(1, len(table) + 1)
+    return table
 
 
 def galaxy_kinds(n_galaxies: int, seed: int) -> np.ndarray:
@@ -166,33 +214,59 @@ def galaxy_kinds(n_galaxies: int, seed: int) -> np.ndarray:
     return np.random.default_rng([seed, 2**31]).permutation(kinds)
 
 
-def hart16_table(rng: np.random.Generator, objids: np.ndarray, galaxies: list[_sky.Galaxy]) -> pd.DataFrame:
-    """The gz2_hart16 columns kaggle-kit and users read, for ``galaxies`` plus one unmatched row.
+def hart16_columns() -> list[str]:
+    """The 231 columns of the Hart et al. (2016) table, in its order."""
+    columns = list(HART16_LEADING_COLUMNS)
+    for task, answers in GZ2_TASKS.items():
+        for answer in answers:
+            columns += [f"{task}_{answer}_{measure}" for measure in HART16_MEASURES]
+    return columns
 
-    Raw vote fractions are the debiased ones plus noise, renormalised, as in the
-    real table where debiasing moves fractions by a few per cent.
+
+def hart16_table(rng: np.random.Generator, objids: np.ndarray, samples: np.ndarray,
+                 galaxies: list[_sky.Galaxy]) -> pd.DataFrame:
+    """The Hart et al. table for ``galaxies`` (then one more row, for an unimaged galaxy): all 231 columns.
+
+    Task 1's debiased fractions come from the rendered galaxy; raw fractions are the
+    debiased ones plus noise, renormalised, as in the real table where debiasing moves
+    fractions by a few per cent. The other tasks carry plausible vote splits.
     """
-    n = len(galaxies)
+    n = len(galaxies) + 1
     debiased = np.array([[g.smooth, g.features, g.star] for g in galaxies] + [[0.7, 0.28, 0.02]])
     raw = np.clip(debiased + rng.normal(0, 0.03, debiased.shape), 0, None)
     raw /= raw.sum(axis=1, keepdims=True)
-    votes = rng.integers(25, 65, n + 1)
-    table = pd.DataFrame(
-        {
-            "dr7objid": np.concatenate([objids[:n], objids[n + 1 :]]),
-            "ra": rng.uniform(0, 360, n + 1).round(6),
-            "dec": rng.uniform(-10, 70, n + 1).round(6),
-            "sample": rng.choice(["original", "extra"], n + 1, p=[0.85, 0.15]),
-            "gz2_class": [g.gz2_class for g in galaxies] + ["Ei"],
-            "total_classifications": votes,
-            "total_votes": votes * rng.integers(4, 9, n + 1),
-        }
-    )
-    for k, answer in enumerate(TASK1_ANSWERS):
-        column = f"t01_smooth_or_features_{answer}"
-        table[f"{column}_fraction"] = raw[:, k].round(3)
-        table[f"{column}_debiased"] = debiased[:, k].round(3)
-    return table
+    classifications = rng.integers(25, 65, n)
+    ra, dec = rng.uniform(0, 360, n), rng.uniform(-10, 70, n)
+    values: dict[str, object] = {
+        "dr7objid": objids, "ra": ra.round(6), "dec": dec.round(6),
+        "rastring": [_sexagesimal(v / 15, signed=False) for v in ra],
+        "decstring": [_sexagesimal(v, signed=True) for v in dec],
+        "sample": samples, "gz2_class": [g.gz2_class for g in galaxies] + ["Ei"],
+        "total_classifications": classifications, "total_votes": classifications * rng.integers(4, 9, n),
+    }
+    for task, answers in GZ2_TASKS.items():
+        fractions = raw if task == "t01_smooth_or_features" else rng.dirichlet(np.ones(len(answers)), n)
+        clean = debiased if task == "t01_smooth_or_features" else fractions
+        voters = classifications if task == "t01_smooth_or_features" else rng.integers(0, 40, n)
+        for k, answer in enumerate(answers):
+            counts = np.round(fractions[:, k] * voters).astype(np.int64)
+            prefix = f"{task}_{answer}"
+            values[f"{prefix}_count"] = counts
+            values[f"{prefix}_weight"] = counts.astype(float)
+            values[f"{prefix}_fraction"] = fractions[:, k].round(3)
+            values[f"{prefix}_weighted_fraction"] = fractions[:, k].round(3)
+            values[f"{prefix}_debiased"] = clean[:, k].round(3)
+            values[f"{prefix}_flag"] = (clean[:, k] > 0.8).astype(np.int64)
+    return pd.DataFrame(values, columns=hart16_columns())
+
+
+def _sexagesimal(value: float, *, signed: bool) -> str:
+    """``195.45 / 15`` → ``13:01:48.00``; ``14.23`` → ``+14:13:48.0`` (the Hart table's ra/dec strings)."""
+    sign = "-" if value < 0 else "+"
+    value = abs(value)
+    degrees, minutes = int(value), int(value * 60) % 60
+    seconds = value * 3600 - degrees * 3600 - minutes * 60
+    return f"{sign}{degrees:02d}:{minutes:02d}:{seconds:04.1f}" if signed else f"{degrees:02d}:{minutes:02d}:{seconds:05.2f}"
 
 
 def corrupt_jpeg(image: np.ndarray, rng: np.random.Generator) -> bytes:

@@ -128,16 +128,18 @@ def run_demo(folder: Path, size: DemoSize, *, report: Report, progress: bool = F
     from kaggle_kit.competitions import galaxy
     from kaggle_kit.paths import Workspace
     from kaggle_kit.standin import serve_locally
+    from kaggle_kit.standin.server import HART16_URL
 
     generated = folder / GENERATED
     workspace = Workspace(data_dir=folder / "data", runs_dir=folder / "runs", submissions_dir=folder / "submissions")
     sources = generate(generated, size, report)
     with serve_locally(competitions={CANCER: sources[CANCER]}, datasets={galaxy.DATASET: sources[GALAXY]},
-                       scorer=auc_scorer(sources["solution"])) as server:
-        report(f"Stand-in Kaggle server on {server.url}, reached by the real kaggle client")
+                       scorer=auc_scorer(sources["solution"]), site_files={HART16_URL: sources["hart16"]}) as server:
+        report(f"Stand-in Kaggle server on {server.url}, reached by the real kaggle client; the Galaxy Zoo "
+               "data site's stand-in serves the Hart et al. table")
         return [
             run_competition(CANCER, workspace, size, report, progress),
-            run_competition(GALAXY, workspace, size, report, progress, labels=sources["hart16"]),
+            run_competition(GALAXY, workspace, size, report, progress),
         ]
 
 
@@ -148,17 +150,16 @@ def generate(generated: Path, size: DemoSize, report: Report) -> dict[str, Path]
     started = time.monotonic()
     cancer = write_cancer_competition(generated / CANCER, size.cancer_train, size.cancer_test, seed=0,
                                       solution_path=generated / "cancer-solution.csv")
-    # The Kaggle dataset lacks the Hart et al. table; a user passes it with --labels, and so does the demo.
+    # The Kaggle dataset lacks the Hart et al. table: kit download fetches it from the Galaxy Zoo data site.
     galaxy = write_galaxy_dataset(generated / GALAXY, size.galaxies, seed=0, unreadable=size.unreadable,
-                                  hart16_path=generated / "gz2_hart16.csv")
+                                  hart16_path=generated / "gz2_hart16.csv.gz")
     report(f"Generated {size.cancer_train:,} + {size.cancer_test:,} tissue patches and {size.galaxies:,} galaxies "
            f"({size.unreadable} unreadable) in {_duration(time.monotonic() - started)}")
     return {CANCER: cancer, GALAXY: galaxy, "solution": generated / "cancer-solution.csv",
-            "hart16": generated / "gz2_hart16.csv"}
+            "hart16": generated / "gz2_hart16.csv.gz"}
 
 
-def run_competition(slug: str, workspace, size: DemoSize, report: Report, progress: bool,
-                    labels: Path | None = None) -> CompetitionResult:
+def run_competition(slug: str, workspace, size: DemoSize, report: Report, progress: bool) -> CompetitionResult:
     """download → prepare → train → predict → submit, each step reported as ``kit`` would."""
     from kaggle_kit.competitions import get_competition
     from kaggle_kit.config import layered_config
@@ -175,7 +176,7 @@ def run_competition(slug: str, workspace, size: DemoSize, report: Report, progre
     config = layered_config(slug, competition.recipe("default"), "default", overrides=size.training[slug])
 
     with _step(report, "download"):
-        report(f"  {download(competition, workspace, labels=labels, progress=progress).summary}")
+        report(f"  {download(competition, workspace, progress=progress).summary}")
     with _step(report, "prepare"):
         prepared = prepare(competition, workspace, PrepareOptions(**config.data_settings()), progress=progress)
         for line in summary_lines(prepared):

@@ -2,27 +2,46 @@
 
 It answers the calls kaggle-kit makes, in the wire format of kaggle 2.2.x /
 kagglesdk (``POST /api/v1/<service>/<Method>``, camelCase JSON; see
-``shared/kaggle-api.md``): competition downloads (``DownloadDataFiles`` → 302 →
-zip, with ``Range`` resume), dataset downloads (``GetDatasetMetadata``,
-``DownloadDataset``), ``ListDataFiles``, the three-step submission upload
-(``StartSubmissionUpload`` → ``PUT`` → ``CreateSubmission``),
-``ListSubmissions``, ``GetSubmissionLimits`` and ``IntrospectToken``. Every
-API call needs HTTP Basic auth with the server's username/key (or its access
-token as ``Bearer``); anything else gets 401, as on Kaggle.
+``shared/kaggle-api.md``): competition downloads (``DownloadDataFiles``),
+dataset downloads (``GetDatasetMetadata``, ``DownloadDataset``),
+``ListDataFiles``, the three-step submission upload (``StartSubmissionUpload``
+→ ``PUT`` → ``CreateSubmission``), ``ListSubmissions``, ``GetSubmissionLimits``
+and ``IntrospectToken``. Every API call needs HTTP Basic auth with the server's
+username/key (or its access token as ``Bearer``); anything else gets 401, as on
+Kaggle.
+
+Like the real service, it answers on several hosts (one process, told apart by
+the request's host):
+
+- ``localhost``: the API (``KAGGLE_API_ENVIRONMENT=LOCALHOST`` points the client there).
+- ``STORAGE_HOST``: the storage a download redirects to, cross-host, with a signed
+  URL that expires (``url_lifetime`` seconds) and must be fetched *without* the
+  API's credentials (a request that carries them is refused), as Kaggle's
+  signed Google Cloud Storage URLs are. It honours ``Range`` (206), answers 416
+  to a range past the end and honours ``If-Range`` (a changed object comes back
+  whole, 200). Submission uploads (``createUrl``) go there too.
+- ``GALAXY_ZOO_HOST``: the Galaxy Zoo data site's stand-in (``add_site_file``),
+  serving ``gz2_hart16.csv.gz`` as the real site does
+  (https://gz2hart.s3.amazonaws.com/gz2_hart16.csv.gz, linked from data.galaxyzoo.org).
 
 The client is pointed here in *proxy mode*: ``KAGGLE_API_ENVIRONMENT=LOCALHOST``
-makes it call ``http://localhost/api/...``, and ``http_proxy`` routes that to
-this server. ``KAGGLE_API_ENVIRONMENT`` is read once, when ``kaggle`` is first
-imported, so it must be set before that; the proxy address can change freely.
+makes it call ``http://localhost/api/...``, and ``http_proxy`` routes that (and
+the storage and site hosts) to this server. ``KAGGLE_API_ENVIRONMENT`` is read
+once, when ``kaggle`` is first imported, so it must be set before that; the
+proxy address can change freely.
 
-Tests inject failures::
+Tests inject the failures the real service shows::
 
     with StandinKaggle() as server:
         server.add_competition("histopathologic-cancer-detection", zip_folder(folder))
-        server.fail("DownloadDataFiles", 403)      # rules not accepted, once
-        server.fail("file", 500, times=2)          # the zip GET fails twice, then works
-        server.drop_connection()                   # the next zip GET stops half-way
+        server.fail("DownloadDataFiles", 403, message="You must accept this competition's rules ...")
+        server.fail("DownloadDataFiles", 429, times=9, nested=True)  # {"error": {"code": 429, ...}}
+        server.fail("file", 500, times=2)          # the storage GET fails twice, then works
+        server.drop_connection()                   # the next storage GET stops half-way
+        server.stall("file")                       # the next storage GET stops sending, socket open
         server.fail("upload", 500)                 # the submission PUT fails
+        server.unusable_upload_url()               # the PUT fails in the client, which prints why
+        server.listing_page_size = 50              # ListSubmissions ignores pageSize (kaggle-cli#899)
         env = server.client_env()                  # {name: value or None (= unset)}
 
 ``kit demo`` downloads its generated competitions with no network and no
@@ -39,6 +58,7 @@ import base64
 import contextlib
 import email.utils
 import hashlib
+import hmac
 import io
 import json
 import os
@@ -52,9 +72,10 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Callable, Iterator, Mapping
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from kaggle_kit.errors import KaggleApiError
+from kaggle_kit.kaggle_api import patched_environ
 from kaggle_kit.standin.archives import zip_folder
 
 DEMO_USERNAME = "kit-standin"
@@ -63,22 +84,31 @@ DEMO_TOKEN = "KGAT_standin0123456789abcdef01234567"
 API_PREFIX = "/api/v1/"
 FILES_PREFIX = "/files/"
 UPLOAD_PREFIX = "/upload/"
-# Variables that decide which credentials and proxy the kaggle client uses.
+# Reserved names (RFC 2606): they never resolve, so only the proxy route reaches them.
+STORAGE_HOST = "storage.standin.invalid"
+GALAXY_ZOO_HOST = "gz2hart.standin.invalid"
+HART16_URL = f"http://{GALAXY_ZOO_HOST}/gz2_hart16.csv.gz"
+# Variables that decide which credentials, proxy and data sources the client and kit use.
 CLIENT_VARIABLES = (
     "KAGGLE_API_ENVIRONMENT", "KAGGLE_USERNAME", "KAGGLE_KEY", "KAGGLE_API_TOKEN",
-    "http_proxy", "HTTP_PROXY", "NO_PROXY", "no_proxy",
+    "http_proxy", "HTTP_PROXY", "NO_PROXY", "no_proxy", "KIT_GZ2_HART16_URL",
 )
+# google.rpc status names, as Kaggle's nested error bodies carry them (kaggle-cli#931).
+RPC_STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
+              429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 503: "UNAVAILABLE"}
+STALL_LIMIT = 30.0  # seconds a stalled answer holds its socket before giving up on the client
 
 Scorer = Callable[[str, bytes], "tuple[str, str]"]
 
 
 @dataclass
 class _Fault:
-    target: str  # an API method name ("DownloadDataFiles"), "file" (zip GET) or "upload" (PUT)
+    target: str  # an API method ("DownloadDataFiles"), "file" (storage GET), "upload" (PUT) or "site"
     status: int
     remaining: int
     message: str
     retry_after: str | None = None
+    nested: bool = False
 
 
 class StandinKaggle:
@@ -89,18 +119,26 @@ class StandinKaggle:
     """
 
     def __init__(self, *, username: str = DEMO_USERNAME, key: str = DEMO_KEY, token: str = DEMO_TOKEN,
-                 daily_submissions: int = 5, scorer: Scorer | None = None):
+                 daily_submissions: int = 5, scorer: Scorer | None = None, url_lifetime: float = 600.0):
         self.username, self.key, self.token = username, key, token
         self.daily_submissions = daily_submissions
         self.scorer = scorer
+        self.url_lifetime = url_lifetime
+        self.listing_page_size: int | None = None  # set: ListSubmissions ignores the asked pageSize
         self.requests: list[str] = []
         self.submissions: list[dict] = []
         self._competitions: dict[str, bytes] = {}
         self._datasets: dict[str, bytes] = {}
+        self._site_files: dict[tuple[str, str], bytes] = {}
         self._uploads: dict[str, dict] = {}
         self._faults: list[_Fault] = []
         self._drops = 0
+        self._stalls: dict[str, int] = {}
+        self._unusable_upload_urls = 0
+        self._signing_key = os.urandom(16)
         self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._released = threading.Event()
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._last_modified = email.utils.formatdate(time.time() - 3600, usegmt=True)
@@ -114,29 +152,53 @@ class StandinKaggle:
         """Serve ``archive`` as the dataset ``owner/slug``."""
         self._datasets[ref] = _archive_bytes(archive)
 
+    def add_site_file(self, url: str, data: bytes | str | os.PathLike) -> None:
+        """Serve ``data`` at ``url`` (e.g. ``HART16_URL``), a plain public file with no auth."""
+        parts = urlsplit(url)
+        self._site_files[(parts.hostname or "", parts.path)] = data if isinstance(data, bytes) else Path(data).read_bytes()
+
     # ---- faults -----------------------------------------------------------------------------
     def fail(self, target: str, status: int, times: int = 1, message: str | None = None,
-             retry_after: str | None = None) -> None:
+             retry_after: str | None = None, nested: bool = False) -> None:
         """Answer the next ``times`` calls of ``target`` with HTTP ``status``.
 
-        ``target``: an API method ("DownloadDataFiles", "CreateSubmission"...), "file" for
-        the zip download, "upload" for the submission PUT.
+        ``target``: an API method ("DownloadDataFiles", "CreateSubmission", "IntrospectToken"...),
+        "file" for the storage download, "upload" for the submission PUT, "site" for a
+        site file. ``nested``: the body is ``{"error": {"code", "message", "status"}}``, as
+        Kaggle's rate limiter answers (kaggle-cli#931), instead of ``{"code", "message"}``.
         """
         text = message or {401: "Unauthenticated", 403: "Permission denied", 404: "Not found",
                            429: "Too many requests"}.get(status, "Internal error")
         with self._lock:
-            self._faults.append(_Fault(target, status, times, text, retry_after))
+            self._faults.append(_Fault(target, status, times, text, retry_after, nested))
 
     def drop_connection(self, times: int = 1) -> None:
-        """Close the connection half-way through the next ``times`` zip downloads."""
+        """Close the connection half-way through the next ``times`` storage downloads."""
         with self._lock:
             self._drops += times
+
+    def stall(self, target: str = "file", times: int = 1) -> None:
+        """The next ``times`` calls of ``target`` stop answering with the socket left open.
+
+        "file" / "site": the headers and half the body are sent, then nothing (a transfer
+        that stalls); "upload" or an API method: the request is read and never answered.
+        """
+        with self._lock:
+            self._stalls[target] = self._stalls.get(target, 0) + times
+
+    def unusable_upload_url(self, times: int = 1) -> None:
+        """The next ``times`` uploads get a ``createUrl`` the client cannot send to (a ``gs://`` URL
+        with a signature): its PUT fails before any byte leaves, and the client prints why."""
+        with self._lock:
+            self._unusable_upload_urls += times
 
     def clear_faults(self) -> None:
         """Forget every injected failure that has not happened yet."""
         with self._lock:
             self._faults.clear()
             self._drops = 0
+            self._stalls.clear()
+            self._unusable_upload_urls = 0
 
     def _take_fault(self, target: str) -> _Fault | None:
         with self._lock:
@@ -153,9 +215,30 @@ class StandinKaggle:
                 return True
         return False
 
+    def _take_stall(self, target: str) -> bool:
+        with self._lock:
+            if self._stalls.get(target, 0) > 0:
+                self._stalls[target] -= 1
+                return True
+        return False
+
+    def release_stalls(self) -> None:
+        """End every stall now: the held answers go on (a test's way to let a waiting client finish)."""
+        self._released.set()
+
+    def _hold(self) -> bool:
+        """Keep a stalled answer's socket open until the server stops or ``STALL_LIMIT`` passes (the client
+        has given up: True), or until ``release_stalls`` (False: answer after all)."""
+        deadline = time.monotonic() + STALL_LIMIT
+        while time.monotonic() < deadline and not self._stopping.is_set():
+            if self._released.wait(0.05):
+                return False
+        return True
+
     # ---- lifecycle --------------------------------------------------------------------------
     def start(self) -> "StandinKaggle":
         handler = type("Handler", (_Handler,), {"standin": self})
+        self._stopping.clear()
         self._httpd = _QuietServer(("127.0.0.1", 0), handler)
         self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), name="standin-kaggle",
                                         daemon=True)
@@ -163,6 +246,7 @@ class StandinKaggle:
         return self
 
     def stop(self) -> None:
+        self._stopping.set()
         if self._httpd is not None:
             self._httpd.shutdown()
             self._httpd.server_close()
@@ -181,13 +265,14 @@ class StandinKaggle:
         return f"http://127.0.0.1:{self._httpd.server_address[1]}"
 
     def client_env(self, *, credentials: str = "key") -> dict[str, str | None]:
-        """Variables that point the real kaggle client here (``None`` means: unset it).
+        """Variables that point the real kaggle client (and kit's Hart table fetch) here.
 
-        ``credentials``: "key" (KAGGLE_USERNAME/KAGGLE_KEY), "token" (KAGGLE_API_TOKEN),
-        or "none" (leave the credential variables unset).
+        ``None`` means: unset it. ``credentials``: "key" (KAGGLE_USERNAME/KAGGLE_KEY),
+        "token" (KAGGLE_API_TOKEN), or "none" (leave the credential variables unset).
         """
         env: dict[str, str | None] = {name: None for name in CLIENT_VARIABLES}
-        env.update(KAGGLE_API_ENVIRONMENT="LOCALHOST", http_proxy=self.url, HTTP_PROXY=self.url)
+        env.update(KAGGLE_API_ENVIRONMENT="LOCALHOST", http_proxy=self.url, HTTP_PROXY=self.url,
+                   KIT_GZ2_HART16_URL=HART16_URL)
         if credentials == "key":
             env.update(KAGGLE_USERNAME=self.username, KAGGLE_KEY=self.key)
         elif credentials == "token":
@@ -209,12 +294,35 @@ class StandinKaggle:
     def archive_for(self, kind: str, ref: str) -> bytes | None:
         return (self._competitions if kind == "competitions" else self._datasets).get(ref)
 
-    def start_upload(self, body: dict, host: str) -> dict:
+    def signed_url(self, path: str) -> str:
+        """A storage URL for ``path`` that works until ``url_lifetime`` seconds from now."""
+        expires = str(int(time.time() + self.url_lifetime))
+        query = urlencode({"Expires": expires, "Signature": self._signature(path, expires)})
+        return f"http://{STORAGE_HOST}{path}?{query}"
+
+    def signature_problem(self, path: str, query: str) -> str | None:
+        """Why a storage request's signature does not hold, or None when it does."""
+        values = parse_qs(query)
+        expires, signature = values.get("Expires", [""])[0], values.get("Signature", [""])[0]
+        if not hmac.compare_digest(signature, self._signature(path, expires)):
+            return "SignatureDoesNotMatch"
+        if not expires.isdigit() or int(expires) < time.time():
+            return "Request has expired"
+        return None
+
+    def _signature(self, path: str, expires: str) -> str:
+        return hmac.new(self._signing_key, f"{path}\n{expires}".encode(), hashlib.sha256).hexdigest()
+
+    def start_upload(self, body: dict) -> dict:
         token = uuid.uuid4().hex
         with self._lock:
             self._uploads[token] = {"fileName": body.get("fileName", ""), "data": None,
                                     "competition": body.get("competitionName", "")}
-        return {"token": token, "createUrl": f"http://{host}{UPLOAD_PREFIX}{token}"}
+            unusable = self._unusable_upload_urls > 0
+            self._unusable_upload_urls -= unusable
+        if unusable:
+            return {"token": token, "createUrl": f"gs://kaggle-submissions/{token}?X-Goog-Signature={token}"}
+        return {"token": token, "createUrl": f"http://{STORAGE_HOST}{UPLOAD_PREFIX}{token}"}
 
     def receive_upload(self, token: str, data: bytes) -> bool:
         with self._lock:
@@ -223,13 +331,17 @@ class StandinKaggle:
             self._uploads[token]["data"] = data
             return True
 
-    def create_submission(self, body: dict) -> dict | None:
+    def create_submission(self, body: dict) -> tuple[int, dict]:
+        """(HTTP status, answer): a new submission, or the refusal Kaggle gives."""
         with self._lock:
             upload = self._uploads.get(body.get("blobFileTokens", ""))
             if upload is None or upload["data"] is None:
-                return None
-            ref = 1000 + len(self.submissions)
+                return 400, {"code": 400, "message": "Unknown or incomplete upload token"}
             competition = body.get("competitionName", "")
+            if self._count_today(competition) >= self.daily_submissions:
+                return 400, {"code": 400, "message": f"Your team has used its {self.daily_submissions} "
+                                                     "submissions for today; the count resets at 00:00 UTC"}
+            ref = 1000 + len(self.submissions)
             public, private = self.scorer(competition, upload["data"]) if self.scorer else ("", "")
             self.submissions.append({
                 "ref": ref, "competition": competition, "fileName": upload["fileName"],
@@ -238,20 +350,26 @@ class StandinKaggle:
                 "status": "COMPLETE" if self.scorer else "PENDING",
                 "publicScore": public, "privateScore": private, "content": upload["data"],
             })
-        return {"message": "Successfully submitted to " + competition, "ref": ref}
+        return 200, {"message": "Successfully submitted to " + competition, "ref": ref}
 
     def list_submissions(self, competition: str, page: int, page_size: int) -> list[dict]:
+        """One page, newest first. With ``listing_page_size`` set the asked size is ignored for the
+        page's length but not for its start, so pages overlap (kaggle-cli#899)."""
         with self._lock:
             mine = [s for s in reversed(self.submissions) if s["competition"] == competition]
         start = (max(page, 1) - 1) * page_size
+        length = self.listing_page_size or page_size
         return [{k: v for k, v in s.items() if k not in ("competition", "content")}
-                for s in mine[start:start + page_size]]
+                for s in mine[start:start + length]]
 
     def submission_limits(self, competition: str) -> dict:
         with self._lock:
-            count = sum(1 for s in self.submissions if s["competition"] == competition)
+            count = self._count_today(competition)
         return {"numToday": count, "numTotal": count,
                 "numAllowedNow": max(self.daily_submissions - count, 0)}
+
+    def _count_today(self, competition: str) -> int:
+        return sum(1 for s in self.submissions if s["competition"] == competition)
 
 
 class _QuietServer(ThreadingHTTPServer):
@@ -271,56 +389,124 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format, *args):  # noqa: A002 - the stdlib's signature
         pass  # quiet: tests read ``standin.requests`` instead (never the headers: they hold the key)
 
-    # In proxy mode the request line carries an absolute URL: keep only its path.
-    def _path(self) -> str:
-        return urlsplit(self.path).path
+    # In proxy mode the request line carries an absolute URL: its host says which service is meant.
+    def _target(self) -> tuple[str, str, str]:
+        parts = urlsplit(self.path)
+        host = parts.hostname or (self.headers.get("Host") or "").rsplit(":", 1)[0]
+        return host, parts.path, parts.query
 
     def do_POST(self):
-        path = self._path()
+        host, path, _ = self._target()
         body = self._read_json()
         if not path.startswith(API_PREFIX) or path.count("/") != 4:
             return self._error(404, "No such endpoint")
         method = path.rsplit("/", 1)[1]
         self.standin.requests.append(f"POST {method}")
+        if self.standin._take_stall(method) and self.standin._hold():
+            self.close_connection = True
+            return None
         if method == "IntrospectToken":
-            active = body.get("token") == self.standin.token
-            return self._json(200, {"active": active, "username": self.standin.username if active else ""})
+            return self._introspect(body)
         if not self.standin.authorised(self.headers.get("Authorization")):
             return self._error(401, "Unauthenticated")
         fault = self.standin._take_fault(method)
         if fault is not None:
-            return self._error(fault.status, fault.message, fault.retry_after)
+            return self._fault(fault)
         route = getattr(self, f"_api_{method}", None)
         if route is None:
             return self._error(404, f"No such method {method}")
         return route(body)
 
     def do_GET(self):
-        path = self._path()
+        host, path, query = self._target()
         self.standin.requests.append(f"GET {path}")
-        if not path.startswith(FILES_PREFIX) or not path.endswith(".zip"):
+        if host == STORAGE_HOST:
+            return self._storage_get(path, query)
+        data = self.standin._site_files.get((host, path))
+        if data is None:
             return self._error(404, "No such file")
-        kind, _, rest = path[len(FILES_PREFIX):].partition("/")
-        archive = self.standin.archive_for(kind, rest[: -len(".zip")])
-        if archive is None:
-            return self._error(404, "No such file")
-        fault = self.standin._take_fault("file")
+        fault = self.standin._take_fault("site")
         if fault is not None:
-            return self._error(fault.status, fault.message, fault.retry_after)
-        self._send_file(archive)
+            return self._fault(fault)
+        self._send_file(data, "application/gzip", stall_target="site")
 
     def do_PUT(self):
-        path = self._path()
+        _, path, _ = self._target()
         self.standin.requests.append("PUT upload")
         data = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if self.standin._take_stall("upload") and self.standin._hold():
+            self.close_connection = True
+            return None
         fault = self.standin._take_fault("upload")
         if fault is not None:
-            return self._error(fault.status, fault.message)
+            return self._fault(fault)
         if not path.startswith(UPLOAD_PREFIX) or not self.standin.receive_upload(path[len(UPLOAD_PREFIX):], data):
             return self._error(404, "Unknown upload")
         self._json(200, {})
 
+    # ---- storage ----------------------------------------------------------------------------
+    def _storage_get(self, path: str, query: str):
+        if self.headers.get("Authorization"):
+            # A signed URL is its own credential: Kaggle's API key must not travel to storage.
+            return self._xml_error(400, "InvalidArgument", "Multiple authentication methods: a signed URL "
+                                                           "takes no Authorization header")
+        problem = self.standin.signature_problem(path, query)
+        if problem is not None:
+            return self._xml_error(403, "AccessDenied", problem)
+        kind, _, rest = path[len(FILES_PREFIX):].partition("/") if path.startswith(FILES_PREFIX) else ("", "", "")
+        archive = self.standin.archive_for(kind, rest[: -len(".zip")]) if rest.endswith(".zip") else None
+        if archive is None:
+            return self._xml_error(404, "NoSuchKey", "The specified key does not exist.")
+        fault = self.standin._take_fault("file")
+        if fault is not None:
+            return self._fault(fault)
+        self._send_file(archive, "application/zip", stall_target="file")
+
+    def _send_file(self, data: bytes, content_type: str, *, stall_target: str):
+        etag = '"' + hashlib.sha1(data).hexdigest() + '"'
+        start = _range_start(self.headers.get("Range"))
+        if start is not None and not _if_range_holds(self.headers.get("If-Range"), etag, self.standin._last_modified):
+            start = None  # the object changed since the partial copy was made: send it whole
+        if start is not None and start >= len(data):
+            self.send_response(416)
+            self.send_header("Content-Range", f"bytes */{len(data)}")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        start = start or 0
+        self.send_response(206 if start else 200)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data) - start))
+        self.send_header("Accept-Ranges", "bytes")
+        self.send_header("ETag", etag)
+        self.send_header("Last-Modified", self.standin._last_modified)
+        if start:
+            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+        self.end_headers()
+        body = data[start:]
+        if self.standin._take_stall(stall_target):
+            self.wfile.write(body[: len(body) // 2])
+            self.wfile.flush()
+            if self.standin._hold():
+                self.close_connection = True
+                return None
+            body = body[len(body) // 2:]
+        if self.standin._take_drop():
+            self.wfile.write(body[: len(body) // 2])
+            self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_RDWR)
+            self.close_connection = True
+            return
+        self.wfile.write(body)
+
     # ---- API methods ------------------------------------------------------------------------
+    def _introspect(self, body):
+        fault = self.standin._take_fault("IntrospectToken")
+        if fault is not None:
+            return self._fault(fault)
+        active = body.get("token") == self.standin.token
+        return self._json(200, {"active": active, "username": self.standin.username if active else ""})
+
     def _api_DownloadDataFiles(self, body):
         return self._redirect_to_archive("competitions", body.get("competitionName", ""), "Competition not found")
 
@@ -347,13 +533,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _api_StartSubmissionUpload(self, body):
         if self.standin.archive_for("competitions", body.get("competitionName", "")) is None:
             return self._error(404, "Competition not found")
-        self._json(200, self.standin.start_upload(body, self.headers.get("Host", "localhost")))
+        self._json(200, self.standin.start_upload(body))
 
     def _api_CreateSubmission(self, body):
-        answer = self.standin.create_submission(body)
-        if answer is None:
-            return self._error(400, "Unknown or incomplete upload token")
-        self._json(200, answer)
+        status, answer = self.standin.create_submission(body)
+        self._json(status, answer)
 
     def _api_ListSubmissions(self, body):
         competition = body.get("competitionName", "")
@@ -370,30 +554,9 @@ class _Handler(BaseHTTPRequestHandler):
         if self.standin.archive_for(kind, ref) is None:
             return self._error(404, missing)
         self.send_response(302)
-        self.send_header("Location", f"{FILES_PREFIX}{kind}/{ref}.zip")
+        self.send_header("Location", self.standin.signed_url(f"{FILES_PREFIX}{kind}/{ref}.zip"))
         self.send_header("Content-Length", "0")
         self.end_headers()
-
-    def _send_file(self, archive: bytes):
-        start = _range_start(self.headers.get("Range"), len(archive))
-        status = 206 if start else 200
-        self.send_response(status)
-        self.send_header("Content-Type", "application/zip")
-        self.send_header("Content-Length", str(len(archive) - start))
-        self.send_header("Accept-Ranges", "bytes")
-        self.send_header("ETag", '"' + hashlib.sha1(archive).hexdigest() + '"')
-        self.send_header("Last-Modified", self.standin._last_modified)
-        if start:
-            self.send_header("Content-Range", f"bytes {start}-{len(archive) - 1}/{len(archive)}")
-        self.end_headers()
-        body = archive[start:]
-        if self.standin._take_drop():
-            self.wfile.write(body[: len(body) // 2])
-            self.wfile.flush()
-            self.connection.shutdown(socket.SHUT_RDWR)
-            self.close_connection = True
-            return
-        self.wfile.write(body)
 
     def _read_json(self) -> dict:
         length = int(self.headers.get("Content-Length") or 0)
@@ -417,16 +580,33 @@ class _Handler(BaseHTTPRequestHandler):
     def _error(self, status: int, message: str, retry_after: str | None = None):
         self._json(status, {"code": status, "message": message}, retry_after)
 
+    def _fault(self, fault: _Fault):
+        if fault.nested:
+            status_name = RPC_STATUS.get(fault.status, "UNKNOWN")
+            body = {"error": {"code": fault.status, "message": fault.message, "status": status_name}}
+            return self._json(fault.status, body, fault.retry_after)
+        return self._error(fault.status, fault.message, fault.retry_after)
 
-def _range_start(header: str | None, size: int) -> int:
-    """The first byte asked for by ``Range: bytes=N-`` (0 when absent or unusable)."""
+    def _xml_error(self, status: int, code: str, message: str):
+        data = f"<?xml version='1.0' encoding='UTF-8'?><Error><Code>{code}</Code><Message>{message}</Message></Error>"
+        self.send_response(status)
+        self.send_header("Content-Type", "application/xml; charset=UTF-8")
+        self.send_header("Content-Length", str(len(data.encode())))
+        self.end_headers()
+        self.wfile.write(data.encode())
+
+
+def _range_start(header: str | None) -> int | None:
+    """The first byte asked for by ``Range: bytes=N-``; None when absent or unusable."""
     if not header or not header.startswith("bytes=") or not header.endswith("-"):
-        return 0
-    try:
-        start = int(header[len("bytes="):-1])
-    except ValueError:
-        return 0
-    return start if 0 < start < size else 0
+        return None
+    value = header[len("bytes="):-1]
+    return int(value) if value.isdigit() else None
+
+
+def _if_range_holds(header: str | None, etag: str, last_modified: str) -> bool:
+    """RFC 9110 §13.1.5: a range applies only if ``If-Range`` (when sent) names the current object."""
+    return header is None or header in (etag, last_modified)
 
 
 def _archive_bytes(archive: bytes | str | os.PathLike) -> bytes:
@@ -434,25 +614,6 @@ def _archive_bytes(archive: bytes | str | os.PathLike) -> bytes:
         return archive
     path = Path(archive)
     return zip_folder(path) if path.is_dir() else path.read_bytes()
-
-
-@contextlib.contextmanager
-def patched_environ(values: Mapping[str, str | None]) -> Iterator[None]:
-    """Set (or, for ``None``, unset) environment variables for the block; restore them after."""
-    saved = {name: os.environ.get(name) for name in values}
-    try:
-        _set_environ(values)
-        yield
-    finally:
-        _set_environ(saved)
-
-
-def _set_environ(values: Mapping[str, str | None]) -> None:
-    for name, value in values.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
 
 
 def client_mode_error() -> str | None:
@@ -467,11 +628,13 @@ def client_mode_error() -> str | None:
 @contextlib.contextmanager
 def serve_locally(competitions: Mapping[str, bytes | str | os.PathLike] | None = None,
                   datasets: Mapping[str, bytes | str | os.PathLike] | None = None,
-                  scorer: Scorer | None = None) -> Iterator[StandinKaggle]:
+                  scorer: Scorer | None = None,
+                  site_files: Mapping[str, bytes | str | os.PathLike] | None = None) -> Iterator[StandinKaggle]:
     """Serve these archives (zip bytes, zip files or folders) and point this process's kaggle client here.
 
-    For ``kit demo``: no network and no Kaggle account. Sets the client's environment
-    (stand-in access token, proxy) for the block and restores it afterwards.
+    For ``kit demo``: no network and no Kaggle account. ``site_files`` maps URLs (e.g.
+    ``HART16_URL``) to files the Galaxy Zoo data site's stand-in serves. Sets the
+    client's environment (stand-in access token, proxy) for the block and restores it.
 
     >>> with serve_locally(competitions={"histopathologic-cancer-detection": folder}) as server:
     ...     download(get_competition("histopathologic-cancer-detection"), workspace)
@@ -484,5 +647,7 @@ def serve_locally(competitions: Mapping[str, bytes | str | os.PathLike] | None =
             server.add_competition(slug, archive)
         for ref, archive in (datasets or {}).items():
             server.add_dataset(ref, archive)
+        for url, data in (site_files or {}).items():
+            server.add_site_file(url, data)
         with patched_environ(server.client_env(credentials="token")):
             yield server
