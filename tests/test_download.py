@@ -88,7 +88,7 @@ def test_download_galaxy_dataset_fetches_the_hart_table_from_the_galaxy_zoo_site
     assert written["source"] == f"dataset:{GALAXY_DATASET}"
     assert (written["layout"]["mapping"], written["layout"]["hart16"]) == (
         "gz2_filename_mapping.csv", "gz2_hart16.csv.gz")
-    assert (written["labels_file"], written["hart16_source"]) == (None, HART16_URL)
+    assert (written["labels_file"], written["labels_source"]) == (None, HART16_URL)
     assert standin.requests == ["POST DownloadDataset", f"GET /files/datasets/{GALAXY_DATASET}.zip",
                                 "GET /gz2_hart16.csv.gz"]
     assert not (workspace_env.competition_dir(GALAXY) / "download").exists()
@@ -152,7 +152,7 @@ def test_hart_table_missing_from_the_site_asks_for_labels_then_reuses_the_zip(st
     assert standin.requests.count("POST DownloadDataset") == 1  # the complete zip was reused
     written = manifest(workspace_env, GALAXY)
     assert written["folders"]["gz2_hart16.csv"] == {"files": 1, "bytes": copied.stat().st_size}
-    assert written["labels_file"] == str(galaxy_raw / "gz2_hart16.csv") and "hart16_source" not in written
+    assert written["labels_file"] == str(galaxy_raw / "gz2_hart16.csv") and "labels_source" not in written
 
 
 def test_raw_files_used_in_place_need_no_download(kaggle_home, workspace_env, tmp_path):
