@@ -291,10 +291,20 @@ class RunFolder:
             if not held:
                 raise TrainingError(f"run {self.run_id} is being trained by another process ({self.path}); "
                                     "wait for it to finish, or stop it first")
-            # Under the lock no other writer is at work: every hidden temporary file is a leftover.
-            for unit_dir in [self.path, *sorted(self.path.glob("fold-*"))]:
-                UnitFolder(unit_dir).remove_stale_partials()
+            self._remove_stale_partials()
             yield self
+
+    def tidy(self) -> bool:
+        """Remove what a killed save left in this run, unless another process is training it (then ``False``)."""
+        with locked(self.path / LOCK_FILE, wait=False) as held:
+            if held:
+                self._remove_stale_partials()
+            return held
+
+    def _remove_stale_partials(self) -> None:
+        # Under the lock no other writer is at work: every hidden temporary file is a leftover.
+        for unit_dir in [self.path, *sorted(self.path.glob("fold-*"))]:
+            UnitFolder(unit_dir).remove_stale_partials()
 
 
 def run_ids(root: Path) -> list[str]:

@@ -69,6 +69,7 @@ def train(
     else:
         check_model(config)  # a bad model, option or image size fails before the cache is built
         prepared = prepared_data(competition, workspace, config, progress)  # first: no empty run if it fails
+        _tidy_runs(workspace, competition.slug)
         run = RunFolder.create(workspace, competition.slug, config)
     with run.training():
         train_prepared(run, config, competition.metric, prepared, progress=progress)
@@ -211,6 +212,14 @@ def _write_outputs(run: RunFolder, config: TrainConfig, task: "Task", engine: "E
     run.write_val_predictions(predictions)
     run.write_learning_curves(run_curves_png(history, ("loss", "auc" if task.metric == "auc" else "accuracy")))
     run.write_metrics(metrics)  # last: its presence marks the run finished
+
+
+def _tidy_runs(workspace: "Workspace", slug: str) -> None:
+    """Leftovers of runs killed mid-save (hidden checkpoint folders, up to a model each) go when the next run starts."""
+    from kaggle_kit.runs import list_runs
+
+    for run in list_runs(workspace, slug):
+        run.tidy()
 
 
 def _write_report(run: RunFolder, workspace: "Workspace") -> None:

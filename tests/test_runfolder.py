@@ -148,3 +148,19 @@ def test_an_unreadable_model_is_a_clear_error(tmp_path):
     with pytest.raises(RunNotFoundError, match=rf"cannot load model {re.escape(str(tmp_path))}/best.keras \(.*\); "
                                                "delete it and train the run again"):
         load_model(tmp_path / "best.keras")
+
+
+def test_a_new_run_removes_the_leftovers_of_killed_runs_but_not_of_one_being_trained(workspace_env, cancer_raw,
+                                                                                     tiny_models):
+    root = workspace_env.runs_root(CANCER)
+    killed, busy = (write_fake_run(root / name, ["v0", "v1"], finished=False) for name in ("killed", "busy"))
+    leftovers = {run: run / "checkpoints" / ".epoch-0005.k3j2.partial" for run in (killed, busy)}
+    with RunFolder(CANCER, "busy", busy).training():  # as another process training it would hold it
+        for path in leftovers.values():  # "busy"'s is its trainer's checkpoint being written
+            path.mkdir()
+            (path / "model.keras").write_bytes(b"half a model")
+        result = CliRunner().invoke(cli, ["train", CANCER, "--raw-dir", str(cancer_raw), "--model", tiny_models[0],
+                                          "--image-size", "16", "--epochs", "1", "--warmup-epochs", "0", "--quiet"])
+        assert result.exit_code == 0, result.output
+        assert not leftovers[killed].exists()
+        assert leftovers[busy].exists()
