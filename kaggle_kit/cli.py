@@ -112,8 +112,10 @@ def validate(slug, file, workspace):
     report = validate_file(load_competition(slug), workspace, file)
     for problem in report.problems:
         click.echo(str(problem))
+    if report.problems.more:
+        click.echo(f"... and {report.problems.more:,} more problem(s), not listed")
     if report.problems:
-        raise SubmissionError(f"{file}: {len(report.problems)} problem(s); fix them and run 'kit validate' again")
+        raise SubmissionError(f"{file}: {report.problems.total:,} problem(s); fix them and run 'kit validate' again")
     click.echo(f"OK: {file} matches the sample submission ({report.rows} rows, metric {report.metric})")
 
 

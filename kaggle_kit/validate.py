@@ -13,15 +13,19 @@ and the values (numbers, not NaN/inf/empty, in the metric's range).
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import heapq
 import io
 import math
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Iterator
 
 from kaggle_kit.errors import DataError, SubmissionError, UnknownNameError
+from kaggle_kit.fsutil import open_regular
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -30,6 +34,10 @@ if TYPE_CHECKING:
     from kaggle_kit.paths import Workspace
 
 HEADER_LINE = 1
+MAX_PROBLEMS = 200  # listed; beyond this they are counted ("and N more")
+_NUMBER = re.compile(r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?", re.ASCII)
+_NAN = re.compile(r"[-+]?nan", re.IGNORECASE)
+_INF = re.compile(r"[-+]?inf(?:inity)?", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -43,32 +51,48 @@ class Problem:
         return f"line {self.line}: {self.message}"
 
 
-@dataclass(frozen=True)
-class _Table:
-    """A CSV as text cells: the header and the data rows with their line numbers."""
+class Problems(list):
+    """The first problems in line order (at most the limit asked for); ``total`` counts them all."""
 
-    header: list[str]
-    rows: list[tuple[int, list[str]]]
+    def __init__(self, problems=(), total: int | None = None):
+        super().__init__(problems)
+        self.total = len(self) if total is None else total
+
+    @property
+    def more(self) -> int:
+        """How many problems were found beyond those listed."""
+        return self.total - len(self)
 
 
-def validate_submission(frame_or_path, sample_submission, metric: str) -> list[Problem]:
-    """Every problem of a submission (a DataFrame or a CSV path), in line order; empty if valid.
+def validate_submission(frame_or_path, sample_submission, metric: str, *, limit: int = MAX_PROBLEMS) -> Problems:
+    """The problems of a submission (a DataFrame or a CSV path), in line order; empty if valid.
 
     ``sample_submission`` (a DataFrame or a CSV path) fixes the header, the ids and
     their order; its first column is the id. ``metric`` fixes the value range:
-    probabilities in [0, 1] for ``auc``, exactly 0 or 1 for ``accuracy``.
+    probabilities in [0, 1] for ``auc``, exactly 0 or 1 for ``accuracy``. The file is
+    streamed: memory grows with the sample, not with the file, and only the first
+    ``limit`` problems (by line) are kept; ``.total`` counts every one.
     """
     check_value = _value_checker(metric)
-    sample = _as_table(sample_submission)
-    table = _as_table(frame_or_path)
-    if not table.header:
-        return [Problem(HEADER_LINE, f"the file is empty; expected the header {','.join(sample.header)}")]
-    problems = _header_problems(table.header, sample.header)
-    problems += _shape_problems(table, len(sample.header))
-    well_formed = [(line, cells) for line, cells in table.rows if len(cells) == len(sample.header)]
-    problems += _id_problems(well_formed, [cells[0] for _, cells in sample.rows])
-    problems += _value_problems(well_formed, sample.header, check_value)
-    return sorted(problems, key=lambda p: p.line)
+    sample_header, sample_rows = _read_all(sample_submission)
+    found = _Findings(limit)
+    with _rows(frame_or_path) as rows:
+        first = next(rows, None)
+        if first is None:
+            return Problems([Problem(HEADER_LINE, f"the file is empty; expected the header {','.join(sample_header)}")])
+        found.add_all(_header_problems(first[1], sample_header))
+        ids = _IdTracker([cells[0] for _, cells in sample_rows])
+        for line, cells in rows:
+            if len(cells) != len(sample_header):
+                found.add(Problem(line, f"has {len(cells)} field(s); expected {len(sample_header)}"))
+                continue
+            found.add_all(ids.see(line, cells[0]), kind=1)
+            for column, cell in zip(sample_header[1:], cells[1:]):
+                message = _cell_problem(cell, column, check_value)
+                if message:
+                    found.add(Problem(line, message), kind=3)
+    found.add_all(ids.finish(), kind=2)
+    return found.result()
 
 
 @dataclass(frozen=True)
@@ -78,7 +102,7 @@ class ValidationReport:
     path: Path
     metric: str
     rows: int
-    problems: list[Problem]
+    problems: Problems  # the first MAX_PROBLEMS by line; .total counts all
 
 
 def sample_submission_path(workspace: "Workspace", slug: str) -> Path:
@@ -105,39 +129,135 @@ def read_sample_submission(path: str | os.PathLike) -> "pd.DataFrame":
 
 def validation_error(problems: list[Problem], what: str, fix: str) -> SubmissionError:
     """One-line error for something that failed validation: the count, the first problem, the fix."""
-    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    total = getattr(problems, "total", len(problems))
+    more = f" (and {total - 1} more)" if total > 1 else ""
     return SubmissionError(f"{what} failed validation: {problems[0]}{more}; {fix}")
 
 
 # --- reading ------------------------------------------------------------
 
 
-def _as_table(frame_or_path) -> _Table:
-    """Parse a CSV file, or a DataFrame rendered as the CSV it would be written as.
+@contextlib.contextmanager
+def _rows(frame_or_path) -> Iterator[Iterator[tuple[int, list[str]]]]:
+    """The CSV's records as (line, cells), streamed; a DataFrame is read as the CSV it would be written as.
 
     One parser for both means the line numbers a frame's problems get are those of
-    the file that frame would become.
+    the file that frame would become. Cells are kept exactly as written (Kaggle
+    compares ids verbatim). A field over the csv module's limit or an unclosed quote
+    is one ``SubmissionError`` naming the line.
     """
     if isinstance(frame_or_path, (str, os.PathLike)):
         path = Path(frame_or_path)
         try:
-            text = path.read_text(encoding="utf-8-sig")
+            handle = io.TextIOWrapper(open_regular(path), encoding="utf-8-sig", newline="")
         except FileNotFoundError:
             raise SubmissionError(f"{path} not found; check the path of the submission file") from None
-        except UnicodeDecodeError:
-            raise SubmissionError(f"{path} is not UTF-8 text; save it as a UTF-8 CSV") from None
+        except PermissionError:
+            raise SubmissionError(f"{path} cannot be read (permission denied); check its permissions") from None
+        except DataError as exc:
+            raise SubmissionError(str(exc)) from None
+        name = str(path)
     else:
-        text = frame_or_path.to_csv(index=False, na_rep="NaN")
-    reader = csv.reader(io.StringIO(text, newline=""))
-    header: list[str] = []
-    rows: list[tuple[int, list[str]]] = []
-    for cells in reader:
-        if not header:
-            header = [cell.strip() for cell in cells]
-            continue
+        handle = io.StringIO(frame_or_path.to_csv(index=False, na_rep="NaN"), newline="")
+        name = "the submission"
+    with handle:
+        yield _records(handle, name)
+
+
+def _records(handle, name: str) -> Iterator[tuple[int, list[str]]]:
+    reader = csv.reader(handle, strict=True)
+    start = 1  # the line the next record starts on (a quoted field may span lines)
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise SubmissionError(f"{name} line {start}: {_csv_problem(exc)}; fix the file") from None
+        except UnicodeDecodeError:
+            raise SubmissionError(f"{name} is not UTF-8 text (after line {start - 1}); save it as a UTF-8 CSV") from None
         if cells:  # a blank line (e.g. the one an editor leaves at the end) is not a row
-            rows.append((reader.line_num, [cell.strip() for cell in cells]))
-    return _Table(header, rows)
+            yield start, cells
+        start = reader.line_num + 1
+
+
+def _csv_problem(exc: csv.Error) -> str:
+    text = str(exc)
+    if "field larger than field limit" in text:
+        return f"a field is longer than {csv.field_size_limit():,} characters, or a quote opened here is never closed"
+    if "unexpected end of data" in text:
+        return "a quote opened here is never closed"
+    return f"not valid CSV ({text})"
+
+
+def _read_all(frame_or_path) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """The sample submission's header and rows (the competition's own file: a bounded size)."""
+    with _rows(frame_or_path) as rows:
+        header = next(rows, (HEADER_LINE, []))[1]
+        return header, list(rows)
+
+
+class _Findings:
+    """The ``limit`` problems with the lowest lines, and a count of all: bounded memory at any file size."""
+
+    def __init__(self, limit: int):
+        self.limit, self.total, self.heap = limit, 0, []
+
+    def add(self, problem: Problem, kind: int = 0) -> None:
+        """``kind`` orders problems on one line: the header/shape (0), ids (1), missing ids (2), values (3)."""
+        self.total += 1
+        entry = (-problem.line, -kind, -self.total, problem)  # a max-heap on (line, kind, order found)
+        if len(self.heap) < self.limit:
+            heapq.heappush(self.heap, entry)
+        elif entry > self.heap[0]:
+            heapq.heapreplace(self.heap, entry)
+
+    def add_all(self, problems, kind: int = 0) -> None:
+        for problem in problems:
+            self.add(problem, kind)
+
+    def result(self) -> Problems:
+        ordered = sorted(self.heap, key=lambda entry: (-entry[0], -entry[1], -entry[2]))
+        return Problems([problem for *_, problem in ordered], self.total)
+
+
+class _IdTracker:
+    """Missing, extra, duplicate and out-of-order ids; remembers only the sample's ids."""
+
+    def __init__(self, expected_ids: list[str]):
+        self.expected_ids = expected_ids
+        self.expected = set(expected_ids)
+        self.first_line: dict[str, int] = {}
+        self.position = 0
+        self.out_of_order: Problem | None = None
+        self.other_problems = False
+
+    def see(self, line: int, row_id: str) -> list[Problem]:
+        problems = []
+        if row_id in self.first_line:
+            problems.append(Problem(line, f"id {row_id} is a duplicate of line {self.first_line[row_id]}"))
+        elif row_id in self.expected:
+            self.first_line[row_id] = line
+        elif row_id.strip() in self.expected:
+            problems.append(Problem(line, f"id {row_id!r} has spaces around it; Kaggle compares ids exactly: remove them"))
+        else:
+            problems.append(Problem(line, f"id {row_id} is not in the sample submission"))
+        if self.out_of_order is None and self.position < len(self.expected_ids):
+            wanted = self.expected_ids[self.position]
+            if row_id != wanted:
+                self.out_of_order = Problem(line, f"id {row_id} is out of order: the sample submission has {wanted} "
+                                                  "here; keep the sample's row order")
+        self.position += 1
+        self.other_problems = self.other_problems or bool(problems)
+        return problems
+
+    def finish(self) -> list[Problem]:
+        """The missing ids, on the lines the sample has them; the order is judged only when the ids match."""
+        missing = [Problem(position + 2, f"id {row_id} is missing (the sample submission has it on this line)")
+                   for position, row_id in enumerate(self.expected_ids) if row_id not in self.first_line]
+        if missing or self.other_problems or self.out_of_order is None:
+            return missing
+        return [self.out_of_order]
 
 
 # --- checks -------------------------------------------------------------
@@ -146,66 +266,27 @@ def _as_table(frame_or_path) -> _Table:
 def _header_problems(header: list[str], expected: list[str]) -> list[Problem]:
     if header == expected:
         return []
+    if [name.strip() for name in header] == expected:
+        return [Problem(HEADER_LINE, f"header {','.join(header)!r} has spaces around its names; "
+                                     f"write exactly {','.join(expected)}")]
     return [Problem(HEADER_LINE, f"header is {','.join(header)}; expected {','.join(expected)} (same columns, same order)")]
-
-
-def _shape_problems(table: _Table, n_columns: int) -> list[Problem]:
-    return [
-        Problem(line, f"has {len(cells)} field(s); expected {n_columns}")
-        for line, cells in table.rows
-        if len(cells) != n_columns
-    ]
-
-
-def _id_problems(rows: list[tuple[int, list[str]]], expected_ids: list[str]) -> list[Problem]:
-    problems = []
-    expected = set(expected_ids)
-    first_line: dict[str, int] = {}
-    for line, cells in rows:
-        row_id = cells[0]
-        if row_id in first_line:
-            problems.append(Problem(line, f"id {row_id} is a duplicate of line {first_line[row_id]}"))
-        elif row_id not in expected:
-            problems.append(Problem(line, f"id {row_id} is not in the sample submission"))
-        first_line.setdefault(row_id, line)
-    for position, row_id in enumerate(expected_ids):
-        if row_id not in first_line:
-            problems.append(Problem(position + 2, f"id {row_id} is missing (the sample submission has it on this line)"))
-    if not problems:
-        problems += _order_problems(rows, expected_ids)
-    return problems
-
-
-def _order_problems(rows: list[tuple[int, list[str]]], expected_ids: list[str]) -> list[Problem]:
-    """The first row out of the sample's order (only meaningful once the id sets match)."""
-    for (line, cells), expected in zip(rows, expected_ids):
-        if cells[0] != expected:
-            return [Problem(line, f"id {cells[0]} is out of order: the sample submission has {expected} here; "
-                                  "keep the sample's row order")]
-    return []
-
-
-def _value_problems(rows, header: list[str], check_value: Callable[[float], str | None]) -> list[Problem]:
-    problems = []
-    for line, cells in rows:
-        for column, cell in zip(header[1:], cells[1:]):
-            message = _cell_problem(cell, column, check_value)
-            if message:
-                problems.append(Problem(line, message))
-    return problems
 
 
 def _cell_problem(cell: str, column: str, check_value: Callable[[float], str | None]) -> str | None:
     if cell == "":
         return f"empty value in column {column}"
-    try:
-        value = float(cell)
-    except ValueError:
-        return f"value {cell!r} in column {column} is not a number"
-    if math.isnan(value):
+    if cell.strip() != cell:
+        return f"value {cell!r} in column {column} has spaces around it; remove them"
+    if _NAN.fullmatch(cell):
         return f"NaN in column {column}"
-    if math.isinf(value):
+    if _INF.fullmatch(cell):
         return f"infinite value {cell} in column {column}"
+    # Plain ASCII decimals only: float() also takes 0_5 and non-ASCII digits, which Kaggle's reader refuses.
+    if not _NUMBER.fullmatch(cell):
+        return f"value {cell!r} in column {column} is not a number"
+    value = float(cell)
+    if math.isinf(value):
+        return f"value {cell} in column {column} is too large for a number"
     problem = check_value(value)
     return f"value {cell} in column {column} {problem}" if problem else None
 

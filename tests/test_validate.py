@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import tracemalloc
+
 import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
 
 from kaggle_kit.cli import cli
-from kaggle_kit.errors import UnknownNameError
-from kaggle_kit.validate import Problem, validate_submission
+from kaggle_kit.errors import SubmissionError, UnknownNameError
+from kaggle_kit.validate import MAX_PROBLEMS, Problem, validate_submission
 
 SAMPLE = pd.DataFrame({"id": ["a", "b", "c", "d"], "label": [0, 0, 0, 0]})
 
@@ -141,3 +144,82 @@ def test_kit_validate_without_prepared_labels_says_to_prepare(workspace_env, tmp
     assert result.exit_code == 1
     sample = workspace_env.labels_dir("histopathologic-cancer-detection") / "sample_submission.csv"
     assert result.output == f"Error: {sample} not found; run 'kit prepare' for this competition first\n"
+
+
+# --- what Kaggle's reader refuses, and files too big or broken to list ------------------------
+
+REFUSED = {
+    "non-ASCII digits": ("id,label\na,\u0660.\u0665\nb,0.2\nc,0.3\nd,0.4\n", "auc",
+                         ["line 2: value '\u0660.\u0665' in column label is not a number"]),
+    "underscore in a number": ("id,label\na,0_0\nb,1_0\nc,0\nd,1\n", "accuracy",
+                               ["line 2: value '0_0' in column label is not a number",
+                                "line 3: value '1_0' in column label is not a number"]),
+    "id with a trailing space": ("id,label\na ,0.1\nb,0.2\nc,0.3\nd,0.4\n", "auc",
+                                 ["line 2: id 'a ' has spaces around it; Kaggle compares ids exactly: remove them",
+                                  "line 2: id a is missing (the sample submission has it on this line)"]),
+    "spaces around header names": ("id, label\na,0.1\nb,0.2\nc,0.3\nd,0.4\n", "auc",
+                                   ["line 1: header 'id, label' has spaces around its names; write exactly id,label"]),
+    "spaces around a value": ("id,label\na, 0.1\nb,0.2\nc,0.3\nd,0.4\n", "auc",
+                              ["line 2: value ' 0.1' in column label has spaces around it; remove them"]),
+    "hexadecimal and words for numbers": ("id,label\na,0x1\nb,Infinity\nc,1e999\nd,-NaN\n", "auc",
+                                          ["line 2: value '0x1' in column label is not a number",
+                                           "line 3: infinite value Infinity in column label",
+                                           "line 4: value 1e999 in column label is too large for a number",
+                                           "line 5: NaN in column label"]),
+}
+
+
+@pytest.mark.parametrize("text, metric, expected", list(REFUSED.values()), ids=list(REFUSED))
+def test_what_kaggle_would_refuse_is_refused(tmp_path, text, metric, expected):
+    assert messages(validate_submission(write(tmp_path, text), SAMPLE, metric)) == expected
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ('id,label\na,0.1\nb,"0.2\nc,0.3\nd,0.4\n', "line 3: a quote opened here is never closed; fix the file"),
+        ("id,label\na,0.1\nb," + "9" * 200_000 + "\n",
+         "line 3: a field is longer than 131,072 characters, or a quote opened here is never closed; fix the file"),
+        ('id,label\na,0.1\nb,"0.2"x\n', "line 3: not valid CSV (',' expected after '\"'); fix the file"),
+    ],
+)
+def test_broken_csv_is_one_error_naming_the_line(tmp_path, text, message):
+    path = write(tmp_path, text)
+    with pytest.raises(SubmissionError) as err:
+        validate_submission(path, SAMPLE, "auc")
+    assert str(err.value) == f"{path} {message}"
+
+
+def test_a_huge_bad_file_is_streamed_and_its_problems_capped(tmp_path):
+    path = tmp_path / "huge.csv"
+    with path.open("w") as handle:
+        handle.write("id,label\n")
+        for i in range(100_000):
+            handle.write(f"x{i},0.5\n")
+    tracemalloc.start()
+    problems = validate_submission(path, SAMPLE, "auc")
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert len(problems) == MAX_PROBLEMS and problems.total == 100_004 and problems.more == 100_004 - MAX_PROBLEMS
+    assert [p.line for p in problems] == sorted(p.line for p in problems)
+    assert messages(problems[:2]) == ["line 2: id x0 is not in the sample submission",
+                                      "line 2: id a is missing (the sample submission has it on this line)"]
+    assert peak < 2_000_000  # the file is 1.1 MB; holding its rows took ~30 MB
+
+
+def test_kit_validate_caps_the_list_and_counts_the_rest(prepared_labels, tmp_path):
+    path = write(tmp_path, "id,label\n" + "".join(f"z{i},0.5\n" for i in range(MAX_PROBLEMS + 10)))
+    result = CliRunner().invoke(cli, ["validate", "histopathologic-cancer-detection", str(path)])
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    assert len(lines) == MAX_PROBLEMS + 2
+    assert lines[-2] == "... and 14 more problem(s), not listed"
+    assert lines[-1] == f"Error: {path}: {MAX_PROBLEMS + 14} problem(s); fix them and run 'kit validate' again"
+
+
+def test_a_fifo_named_like_a_submission_is_refused_without_blocking(tmp_path):
+    fifo = tmp_path / "sub.csv"
+    os.mkfifo(fifo)
+    with pytest.raises(SubmissionError) as err:
+        validate_submission(fifo, SAMPLE, "auc")
+    assert str(err.value) == f"{fifo} is a FIFO (named pipe), not a file; point at a regular file"
