@@ -34,6 +34,10 @@ class DataError(KitError):
     """Raw data, label tables or images that are missing or malformed."""
 
 
+class StorageError(KitError):
+    """A file or folder that cannot be written: disk full, read-only, no permission, a file in the way."""
+
+
 class CacheError(KitError):
     """The prepared image cache is missing, stale or incomplete."""
 

@@ -3,7 +3,9 @@
 A write goes to a temporary file beside the target, is fsynced, renamed into
 place, and the folder is fsynced: a crash, Ctrl-C or power cut mid-write leaves
 the old file (or none), never a half-written one, and a file that is there after
-the write returned survives a power cut ("written last" markers rely on it).
+the write returned survives a power cut ("written last" markers rely on it). A
+write that fails (disk full, read-only, no permission, a file where a folder should
+be) is a ``StorageError`` naming the file and the fix, not an ``OSError`` traceback.
 """
 
 from __future__ import annotations
@@ -19,10 +21,29 @@ import tempfile
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
-from kaggle_kit.errors import DataError
+from kaggle_kit.errors import DataError, StorageError
 
 PARTIAL_SUFFIX = ".partial"  # atomic_dir's temporary folders: `.<name>.<random>.partial`
 TEMP_SUFFIXES = (".tmp", ".keras")  # atomic_path's temporary files: `.<name>.<random><suffix>`
+# errno → (what happened, the fix), for the errors a user can do something about.
+_WRITE_PROBLEMS = {
+    errno.ENOSPC: ("no space left on the device", "free some space, or write elsewhere"),
+    errno.EDQUOT: ("the disk quota is used up", "free some space, or write elsewhere"),
+    errno.EFBIG: ("the file is too large for this file system", "write elsewhere"),
+    errno.EROFS: ("the file system is read-only", "write elsewhere"),
+    errno.EACCES: ("permission denied", "check the folder's permissions, or write elsewhere"),
+    errno.EPERM: ("permission denied", "check the folder's permissions, or write elsewhere"),
+    errno.ENOTDIR: ("a file is in the way where a folder should be", "move that file, or write elsewhere"),
+    errno.EEXIST: ("a file is in the way where a folder should be", "move that file, or write elsewhere"),
+    errno.EISDIR: ("it is a folder", "give a file name"),
+    errno.ENAMETOOLONG: ("the name is too long for the file system", "use a shorter name"),
+}
+
+
+def storage_error(exc: OSError, target: str | os.PathLike) -> StorageError:
+    """The one-line error for failing to write ``target``: what happened and the fix."""
+    problem, fix = _WRITE_PROBLEMS.get(exc.errno, (exc.strerror or type(exc).__name__, "check the disk and the folder"))
+    return StorageError(f"cannot write {target}: {problem}; {fix}")
 
 
 @contextlib.contextmanager
@@ -35,18 +56,73 @@ def atomic_path(target: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Pat
     ...     df.to_csv(tmp, index=False)
     """
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix, dir=target.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
+    tmp = _temporary_beside(target, suffix)
     try:
         yield tmp
         fsync_file(tmp)
         os.replace(tmp, target)
         fsync_dir(target.parent)
+    except OSError as exc:
+        if exc.filename not in (None, str(tmp), str(target)):
+            raise  # about another file the caller was reading
+        raise storage_error(exc, target) from None
     finally:
-        if tmp.exists():
-            tmp.unlink()
+        tmp.unlink(missing_ok=True)
+
+
+def _temporary_beside(target: Path, suffix: str = ".tmp") -> Path:
+    """An empty temporary file in ``target``'s folder (created first), hidden by a leading dot."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix, dir=target.parent)
+    except OSError as exc:
+        raise storage_error(exc, target) from None
+    os.close(fd)
+    return Path(name)
+
+
+def publish_bytes(target: str | os.PathLike, data: bytes, *, overwrite: bool) -> bool:
+    """Write ``data`` to ``target`` atomically and durably (fsynced); True when ``target`` already
+    held exactly ``data`` (then nothing is written).
+
+    Without ``overwrite`` the file is hard-linked into place, which fails if anything
+    appeared at ``target`` meanwhile: ``FileExistsError`` for any other existing file.
+    """
+    target = Path(target)
+    if same_content(target, data):
+        return True
+    if target.exists() and not overwrite:
+        raise FileExistsError(errno.EEXIST, "exists", str(target))
+    tmp = _temporary_beside(target)
+    try:
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if overwrite:
+            os.replace(tmp, target)
+        else:
+            os.link(tmp, target)
+        fsync_dir(target.parent)
+    except FileExistsError:
+        raise
+    except OSError as exc:
+        raise storage_error(exc, target) from None
+    finally:
+        tmp.unlink(missing_ok=True)
+    return False
+
+
+def same_content(path: Path, data: bytes) -> bool:
+    """True when ``path`` is a regular file holding exactly ``data`` (sizes compared first: never a
+    big read, never a FIFO opened)."""
+    try:
+        if not path.is_file() or path.stat().st_size != len(data):
+            return False
+        with open_regular(path) as handle:
+            return handle.read() == data
+    except (OSError, DataError):
+        return False
 
 
 @contextlib.contextmanager

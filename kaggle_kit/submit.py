@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
 from kaggle_kit.errors import SubmissionError
-from kaggle_kit.fsutil import write_csv_atomic, write_text_atomic
+from kaggle_kit.fsutil import publish_bytes, same_content, write_text_atomic
 from kaggle_kit.leaderboard import (
     Entry,
     Standing,
@@ -89,9 +88,10 @@ def submit(
     probabilities = aligned_probabilities(predictions, sample)
     threshold = run_threshold(runs) if competition.metric == "accuracy" else None
     frame = submission_frame(sample, probabilities, threshold)
-    unchanged = publish(frame, target, sample, competition.metric, overwrite)
+    files = {target: frame}
     if threshold is not None:
-        write_csv_atomic(probabilities_path(target), probabilities)
+        files[probabilities_path(target)] = probabilities
+    unchanged = publish(files, sample, competition.metric, overwrite)
     notebook_copy = write_notebook_submission(workspace, frame)
     standing = result = None
     if competition.locally_scored:
@@ -203,35 +203,31 @@ def run_threshold(runs: dict[str, "RunFolder"]) -> float:
     return sum(thresholds) / len(thresholds)
 
 
-def publish(frame: "pd.DataFrame", target: Path, sample: "pd.DataFrame", metric: str, overwrite: bool) -> bool:
-    """Validate then write ``frame`` atomically; return True when an identical file was already there.
+def publish(files: dict[Path, "pd.DataFrame"], sample: "pd.DataFrame", metric: str, overwrite: bool) -> bool:
+    """Validate the submission (the first of ``files``), then write every file; return True when
+    the submission was already there, identical.
 
-    Without ``overwrite`` the file is linked into place, which fails if anything
-    appeared at ``target`` meanwhile: an existing submission is never replaced.
+    Every file is checked before any is written: without ``overwrite`` none replaces an
+    existing file with other content (the probabilities kept beside an accuracy submission
+    included), and each is linked into place, so one appearing meanwhile is not clobbered.
     """
+    target, frame = next(iter(files.items()))
     problems = validate_submission(frame, sample, metric)
     if problems:
         raise validation_error(problems, f"the submission for {target}", "nothing was written")
-    text = frame.to_csv(index=False)
-    if target.is_file() and target.read_text(encoding="utf-8") == text:
-        return True
-    if target.exists() and not overwrite:
-        raise _exists_error(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    temporary = Path(name)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if overwrite:
-            os.replace(temporary, target)
-        else:
-            _link_new(temporary, target)
-    finally:
-        temporary.unlink(missing_ok=True)
-    return False
+    contents = {path: table.to_csv(index=False).encode("utf-8") for path, table in files.items()}
+    for path, data in contents.items():
+        if path.is_dir():
+            raise SubmissionError(f"{path} is a folder; pass --output with a file name")
+        if path.exists() and not overwrite and not same_content(path, data):
+            raise _exists_error(path)
+    unchanged = {}
+    for path, data in contents.items():
+        try:
+            unchanged[path] = publish_bytes(path, data, overwrite=overwrite)
+        except FileExistsError:
+            raise _exists_error(path) from None
+    return unchanged[target]
 
 
 def upload_file(competition: "Competition", path: Path, sample: "pd.DataFrame", message: str | None):
@@ -287,13 +283,6 @@ def _standing_lines(standing: Standing, class_names: tuple[str, str]) -> list[st
     lines += format_confusion(score, class_names)
     lines.append(f"Rank {standing.rank} of {len(standing.board)} on {standing.path}")
     return lines + render_leaderboard(standing.board, highlight=standing.position).split("\n")
-
-
-def _link_new(temporary: Path, target: Path) -> None:
-    try:
-        os.link(temporary, target)
-    except FileExistsError:
-        raise _exists_error(target) from None
 
 
 def _exists_error(target: Path) -> SubmissionError:

@@ -235,3 +235,86 @@ def test_a_custom_auc_competition_is_scored_locally_with_probabilities(workspace
     assert board["metric"].tolist() == ["auc"]
     assert board["score"].iloc[0] == pytest.approx(roc_auc_score(truth["label"], probs))
     assert board["accuracy"].iloc[0] == pytest.approx(((probs >= 0.3).astype(int) == truth["label"]).mean())
+
+
+# --- every file a submit writes is checked; writes that fail are one line ---------------------------
+
+
+@pytest.mark.parametrize("second_submit", ["unchanged", "other values"])
+def test_a_users_file_beside_the_output_is_never_overwritten(galaxy_run, tmp_path, second_submit):
+    target = tmp_path / "mine.csv"
+    theirs = tmp_path / "mine.probabilities.csv"
+    first = invoke(GALAXY, "--run", "gal-1", "--output", str(target))
+    assert first.exit_code == 0, first.output
+    theirs.write_text("my own notes\n")  # the user's file, with the name kit keeps probabilities under
+    if second_submit == "other values":
+        target.unlink()
+        write_predictions(galaxy_run, GALAXY, "gal-1", [0.9, 0.1, 0.8, 0.2, 0.7])
+    again = invoke(GALAXY, "--run", "gal-1", "--output", str(target))
+    assert again.exit_code == 1
+    assert again.output == (
+        f"Error: {theirs} already exists; pass --overwrite to replace it, or --output to write elsewhere\n"
+    )
+    assert theirs.read_text() == "my own notes\n"
+    assert target.exists() == (second_submit == "unchanged")  # nothing written when any file is refused
+
+
+@pytest.fixture
+def read_only_disk(tmp_path):
+    """A read-only tmpfs (mounting needs root: skipped otherwise); root cannot write there either."""
+    import subprocess
+
+    mount = tmp_path / "read-only"
+    mount.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(mount)], capture_output=True).returncode:
+        pytest.skip("mounting a tmpfs needs root")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_a_full_submissions_folder_is_one_line(cancer_run, small_disk):
+    write_predictions(cancer_run, CANCER, "run-1", [0.5] * 8)
+    with open(small_disk / "filler", "wb", buffering=0) as filler:  # fill the disk to the last byte
+        with pytest.raises(OSError):
+            while True:
+                filler.write(b"x" * 4096)
+    result = CliRunner().invoke(cli, ["submit", CANCER, "--run", "run-1", "--no-progress", "--no-report",
+                                      "--submissions-dir", str(small_disk)])
+    path = small_disk / CANCER / "run-1.csv"
+    assert result.exit_code == 1
+    assert result.output == f"Error: cannot write {path}: no space left on the device; free some space, or write elsewhere\n"
+    assert sorted(p.name for p in path.parent.iterdir()) == []
+
+
+def test_a_read_only_submissions_folder_is_one_line(cancer_run, read_only_disk):
+    write_predictions(cancer_run, CANCER, "run-1", [0.5] * 8)
+    target = read_only_disk / "sub.csv"
+    result = invoke(CANCER, "--run", "run-1", "--output", str(target))
+    assert result.exit_code == 1
+    assert result.output == f"Error: cannot write {target}: the file system is read-only; write elsewhere\n"
+
+
+@pytest.mark.parametrize("case", ["parent is a file", "output is not UTF-8"])
+def test_bad_output_paths_are_one_line(cancer_run, tmp_path, case):
+    write_predictions(cancer_run, CANCER, "run-1", [0.5] * 8)
+    blocker = tmp_path / "notes.txt"
+    blocker.write_text("a file")
+    target = {"parent is a file": blocker / "sub.csv", "output is not UTF-8": tmp_path / "latin.csv"}[case]
+    if case == "output is not UTF-8":
+        target.write_bytes("caf\xe9\n".encode("latin-1"))
+    result = invoke(CANCER, "--run", "run-1", "--output", str(target))
+    assert result.exit_code == 1
+    assert result.output == {
+        "parent is a file": f"Error: cannot write {target}: a file is in the way where a folder should be; "
+                            "move that file, or write elsewhere\n",
+        "output is not UTF-8": f"Error: {target} already exists; pass --overwrite to replace it, "
+                               "or --output to write elsewhere\n",
+    }[case]
+    assert blocker.read_text() == "a file"
+
+
+def test_an_output_that_is_a_folder_is_refused(cancer_run, tmp_path):
+    write_predictions(cancer_run, CANCER, "run-1", [0.5] * 8)
+    with pytest.raises(SubmissionError) as error:
+        submit(get_competition(CANCER), cancer_run, ["run-1"], output=tmp_path, overwrite=True, progress=False)
+    assert str(error.value) == f"{tmp_path} is a folder; pass --output with a file name"
