@@ -66,10 +66,12 @@ def competition_argument(command):
     return click.argument("slug", metavar="SLUG")(command)
 
 
-def load_competition(slug: str):
+def load_competition(slug: str, workspace=None):
+    """The competition SLUG names: a registered slug, a custom competition file, or (given the
+    workspace) the slug of a custom competition prepared there."""
     from kaggle_kit.competitions import get_competition
 
-    return get_competition(slug)
+    return get_competition(slug, workspace)
 
 
 @click.group(cls=KitGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -109,7 +111,7 @@ def validate(slug, file, workspace):
     from kaggle_kit.errors import SubmissionError
     from kaggle_kit.validate import validate_file
 
-    report = validate_file(load_competition(slug), workspace, file)
+    report = validate_file(load_competition(slug, workspace), workspace, file)
     for problem in report.problems:
         click.echo(str(problem))
     if report.problems.more:
@@ -130,7 +132,7 @@ def leaderboard(slug, workspace, fmt):
     """
     from kaggle_kit.leaderboard import leaderboard_text
 
-    click.echo(leaderboard_text(load_competition(slug), workspace, fmt))
+    click.echo(leaderboard_text(load_competition(slug, workspace), workspace, fmt))
 
 
 @cli.command()
@@ -169,7 +171,7 @@ def prepare(slug, image_size, crop, balance, min_vote_fraction, max_images, labe
     from kaggle_kit.data.prepare import prepare as prepare_data, summary_lines
     from kaggle_kit.train import prepare_options
 
-    competition = load_competition(slug)
+    competition = load_competition(slug, workspace)
     options = prepare_options(
         competition, labels_file=labels_file, image_size=image_size, crop=crop, balance=balance,
         min_vote_fraction=min_vote_fraction, max_images=max_images,
@@ -201,7 +203,7 @@ def predict(slug, run_ids, tta, batch_size, no_progress, workspace):
     """
     from kaggle_kit.predict import predict as predict_test_set
 
-    path = predict_test_set(load_competition(slug), workspace, run_ids, tta, batch_size, progress=not no_progress)
+    path = predict_test_set(load_competition(slug, workspace), workspace, run_ids, tta, batch_size, progress=not no_progress)
     click.echo(f"Wrote {path}")
 
 
@@ -221,7 +223,7 @@ def submit(slug, run_ids, tta, batch_size, no_progress, output, overwrite, uploa
     """
     from kaggle_kit.submit import describe, submit as make_submission
 
-    outcome = make_submission(load_competition(slug), workspace, run_ids, tta=tta, output=output, overwrite=overwrite,
+    outcome = make_submission(load_competition(slug, workspace), workspace, run_ids, tta=tta, output=output, overwrite=overwrite,
                               upload=upload, message=message, batch_size=batch_size, progress=not no_progress,
                               report=not no_report)
     for line in describe(outcome):
@@ -282,7 +284,7 @@ def download(slug, force, from_zip, dataset, labels, no_progress, workspace):
     from kaggle_kit.download import download as download_data
 
     with echo_kaggle_warnings():
-        result = download_data(load_competition(slug), workspace, force=force, from_zip=from_zip, dataset=dataset,
+        result = download_data(load_competition(slug, workspace), workspace, force=force, from_zip=from_zip, dataset=dataset,
                                labels=labels, progress=not no_progress)
     click.echo(result.summary)
 
@@ -383,7 +385,7 @@ def train(slug, config_file, recipe, resume, quiet, workspace, **options):
 
     if resume and (config_file or any(value not in (None, ()) for value in options.values())):
         raise click.UsageError("--resume continues with the run's saved config; drop the other training options")
-    competition = load_competition(slug)
+    competition = load_competition(slug, workspace)
     config = None if resume else training_config(competition, recipe, config_file, options)
     run = train_model(competition, workspace, config, resume=resume, progress=not quiet)
     click.echo(closing_line(run))  # the run's summary line (another worker of a multi-worker run: where it is)
@@ -400,10 +402,11 @@ def runs(slug, workspace, fmt):
     """
     from kaggle_kit.runs import list_runs, summarize_runs
 
-    competition = load_competition(slug)
+    competition = load_competition(slug, workspace)
     found = list_runs(workspace, competition.slug)
     if not found and fmt == "table":
-        click.echo(f"No runs of {competition.slug} in {workspace.runs_root(competition.slug)}; start one with `kit train {slug}`")
+        click.echo(f"No runs of {competition.slug} in {workspace.runs_root(competition.slug)}; "
+                   f"start one with `kit train {competition.command_name}`")
         return
     listing = summarize_runs(found)
     for warning in listing.skipped:
@@ -439,7 +442,7 @@ def sweep(slug, grid_specs, config_file, recipe, quiet, workspace, **options):
     from kaggle_kit.sweep import parse_grid, run_sweep, table_lines
     from kaggle_kit.train import training_config
 
-    competition = load_competition(slug)
+    competition = load_competition(slug, workspace)
     base = training_config(competition, recipe, config_file, options)
     grid = parse_grid(grid_specs, base)
     result = run_sweep(competition, workspace, base, grid, progress=not quiet,

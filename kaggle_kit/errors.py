@@ -6,6 +6,14 @@ nothing else in the library prints.
 """
 
 
+def shown(value) -> str:
+    """A value as a message shows it: text quoted, numbers plain, numpy scalars as Python's
+    (``nan``, ``0.5``, not ``np.float64(nan)``)."""
+    if type(value).__module__ == "numpy" and hasattr(value, "item"):
+        value = value.item()
+    return repr(value)
+
+
 class KitError(Exception):
     """Base class of every error a user can cause and fix."""
 

@@ -248,18 +248,29 @@ def file_kind(mode: int) -> str | None:
     return next((word for test, word in kinds if test(mode)), "not a regular file")
 
 
+class NotRegularFile(DataError):
+    """A path that names a FIFO, socket, device or folder where a file was expected; ``kind`` says which."""
+
+    def __init__(self, path: str | os.PathLike, kind: str):
+        self.kind = kind
+        super().__init__(f"{path} is {kind}, not a file; point at a regular file")
+
+
 def open_regular(path: str | os.PathLike) -> BinaryIO:
     """Open a file for reading in binary; never blocks on a FIFO or device.
 
     Opened non-blocking, so a FIFO (or a device) named like a data file returns at once
-    and is refused with ``DataError`` ("<path> is a FIFO (named pipe), not a file") instead
+    and is refused with ``NotRegularFile`` ("<path> is a FIFO (named pipe), not a file") instead
     of waiting forever for a writer. ``FileNotFoundError``/``PermissionError`` pass through.
     """
+    kind = file_kind(os.stat(path).st_mode)  # a socket cannot even be opened: say what it is
+    if kind is not None:
+        raise NotRegularFile(path, kind)
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    try:
+    try:  # checked again on what was opened: the path may have been swapped meanwhile
         kind = file_kind(os.fstat(fd).st_mode)
         if kind is not None:
-            raise DataError(f"{path} is {kind}, not a file; point at a regular file")
+            raise NotRegularFile(path, kind)
         os.set_blocking(fd, True)
         return os.fdopen(fd, "rb")
     except BaseException:

@@ -22,6 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from kaggle_kit.csvread import read_csv
 from kaggle_kit.errors import DataError, SubmissionError
 from kaggle_kit.fsutil import locked, write_csv_atomic
 from kaggle_kit.tables import Column, column, render
@@ -151,15 +152,18 @@ def read_leaderboard(workspace: "Workspace", slug: str) -> "pd.DataFrame":
 
 def leaderboard_text(competition: "Competition", workspace: "Workspace", fmt: str = "table") -> str:
     """What ``kit leaderboard`` prints: the board as ``fmt``, or (as a table) how to get a first entry."""
+    from kaggle_kit.competitions.custom import check_slug_owner
+
     slug = competition.slug
     if not competition.locally_scored:
         raise SubmissionError(
             f"{slug} is scored by Kaggle, not locally; its leaderboard is on kaggle.com "
             "(list your submissions with 'kit submissions')"
         )
+    check_slug_owner(competition, workspace)
     board = read_leaderboard(workspace, slug)
     if board.empty and fmt == "table":
-        return f"No scored submissions for {slug} yet; make one with 'kit submit {slug} --run RUN'"
+        return f"No scored submissions for {slug} yet; make one with 'kit submit {competition.command_name} --run RUN'"
     return render_leaderboard(board, fmt)
 
 
@@ -215,11 +219,9 @@ def format_confusion(score: LocalScore, class_names: tuple[str, str]) -> list[st
 
 
 def _read_test_labels(path: Path) -> "pd.Series":
-    import pandas as pd
-
     if not path.is_file():
         raise DataError(f"{path} not found; run 'kit prepare' for this competition first (it writes the test labels)")
-    table = pd.read_csv(path, dtype={"id": str})
+    table = read_csv(path)
     return table.set_index("id")["label"].astype(int)
 
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
+from kaggle_kit.competitions.custom import check_slug_owner
 from kaggle_kit.errors import SubmissionError, UnknownNameError
 from kaggle_kit.fsutil import write_csv_atomic
 from kaggle_kit.runfolder import check_run_id, load_model, test_predictions_name
@@ -53,6 +54,7 @@ def predict(
     defaults to each run's training batch size and counts model inputs, TTA views
     included, so memory stays where training had it.
     """
+    check_slug_owner(competition, workspace)
     views = tta_views(tta)
     runs = open_runs(workspace, competition.slug, run_ids)
     frames = [run_probabilities(competition, workspace, run_id, run, views, batch_size, progress)
@@ -70,11 +72,21 @@ def ensure_predictions(
     competition: "Competition", workspace: "Workspace", run_ids: Sequence[str], tta: str = "none", **predict_options
 ) -> Path:
     """The predictions file for these runs and TTA, predicting first (with ``predict_options``)
-    when it is missing or older than any of the runs' models (a resumed or retrained run)."""
+    when it is missing, or older than any of the runs' models (a resumed or retrained run) or
+    than the cache of the test images as they are now (labels or images changed since)."""
+    from kaggle_kit.data.cache import MANIFEST
+    from kaggle_kit.data.prepare import PrepareOptions, prepare_current
+
+    check_slug_owner(competition, workspace)
     target = predictions_path(workspace, competition.slug, run_ids, tta)
     runs = open_runs(workspace, competition.slug, run_ids)
-    newest_model = max(path.stat().st_mtime for run in runs.values() for path in run.model_paths())
-    if target.is_file() and target.stat().st_mtime >= newest_model:
+    inputs = [path for run in runs.values() for path in run.model_paths()]
+    progress = predict_options.get("progress", True)
+    for run in runs.values():
+        options = PrepareOptions(**run.config.data_settings())
+        cache = prepare_current(competition, workspace, options, progress=progress)
+        inputs.append(cache.root / MANIFEST)
+    if target.is_file() and target.stat().st_mtime >= max(path.stat().st_mtime for path in inputs):
         return target
     return predict(competition, workspace, run_ids, tta, **predict_options)
 
@@ -144,9 +156,10 @@ def run_probabilities(
     import pandas as pd
 
     from kaggle_kit.data.pipeline import make_dataset
-    from kaggle_kit.data.prepare import PrepareOptions, load_prepared
+    from kaggle_kit.data.prepare import PrepareOptions, prepare_current
 
-    prepared = load_prepared(competition, workspace, PrepareOptions(**run.config.data_settings()))
+    # The cache as the raw files are now: test images replaced since training are predicted as they are.
+    prepared = prepare_current(competition, workspace, PrepareOptions(**run.config.data_settings()), progress=progress)
     index = prepared.test_index
     readable = index["readable"].astype(bool).to_numpy()
     probs = np.full(len(index), float(prepared.train_index["label"].mean()), dtype=np.float64)

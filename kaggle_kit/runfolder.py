@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
 from kaggle_kit.config import TrainConfig
+from kaggle_kit.csvread import read_csv
 from kaggle_kit.errors import RunNotFoundError, TrainingError
 from kaggle_kit.fsutil import (
     atomic_dir,
@@ -206,13 +207,11 @@ class RunFolder:
 
     def val_predictions(self) -> "pd.DataFrame":
         """``id,label,prob[,fold]`` of the validation images (out of fold with folds)."""
-        import pandas as pd
-
         path = self.path / VAL_PREDICTIONS_FILE
         if not path.is_file():
             raise RunNotFoundError(f"run folder {self.path} lacks {VAL_PREDICTIONS_FILE}; the run did not finish: "
                                    f"resume it with `kit train {self.slug} --resume {self.run_id}`")
-        frame = pd.read_csv(path, dtype={"id": str})
+        frame = read_csv(path)  # ids as written: NA, None, null are ids
         missing = set(VAL_PREDICTION_COLUMNS) - set(frame.columns)
         if missing:
             raise RunNotFoundError(f"{path} lacks column(s) {', '.join(sorted(missing))}; train the run again")

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
+from kaggle_kit.competitions.custom import check_slug_owner
 from kaggle_kit.errors import SubmissionError
 from kaggle_kit.fsutil import publish_bytes, same_content, write_text_atomic
 from kaggle_kit.leaderboard import (
@@ -81,6 +82,7 @@ def submit(
     With ``report``, a run lacking its ``report.html`` (trained before reports, or
     its report failed) gets one; a report failure never fails the submission.
     """
+    check_slug_owner(competition, workspace)
     runs = open_runs(workspace, competition.slug, run_ids)
     target = Path(output) if output else submission_path(workspace, competition.slug, run_ids, tta)
     sample = read_sample_submission(sample_submission_path(workspace, competition.slug))
@@ -151,9 +153,9 @@ def probabilities_path(submission: Path) -> Path:
 
 
 def read_predictions(path: Path) -> "pd.DataFrame":
-    import pandas as pd
+    from kaggle_kit.csvread import read_csv
 
-    frame = pd.read_csv(path, dtype={"id": str})
+    frame = read_csv(path)
     if list(frame.columns) != ["id", "prob"]:
         raise SubmissionError(f"{path} has columns {','.join(frame.columns)}, not id,prob; re-run 'kit predict'")
     return frame

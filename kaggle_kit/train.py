@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from kaggle_kit.config import AugmentConfig, TrainConfig, layered_config
-from kaggle_kit.errors import CacheError, ConfigError, KitError, TrainingError
+from kaggle_kit.errors import ConfigError, KitError, TrainingError
 from kaggle_kit.runfolder import RunFolder
 
 if TYPE_CHECKING:
@@ -111,14 +111,10 @@ def prepare_options(competition: "Competition", recipe: str = "default", labels_
 
 
 def prepared_data(competition: "Competition", workspace: "Workspace", config: TrainConfig, progress: bool):
-    """The cache the config asks for, built first when it is missing."""
-    from kaggle_kit.data.prepare import PrepareOptions, load_prepared, prepare
+    """The cache the config asks for, built (again) when it is missing or its labels or images changed."""
+    from kaggle_kit.data.prepare import PrepareOptions, prepare_current
 
-    options = PrepareOptions(**config.data_settings())
-    try:
-        return load_prepared(competition, workspace, options)
-    except CacheError:
-        return prepare(competition, workspace, options, progress=progress)
+    return prepare_current(competition, workspace, PrepareOptions(**config.data_settings()), progress=progress)
 
 
 def train_prepared(run: RunFolder, config: TrainConfig, metric: str, prepared: "PreparedData", *,
@@ -263,7 +259,7 @@ def _train_on_cluster(competition: "Competition", workspace: "Workspace", config
         except tf.errors.UnavailableError:  # TensorFlow's heartbeat check: another worker stopped
             raise TrainingError(
                 f"a worker of TF_CONFIG stopped during run {run.run_id}; restart every worker with "
-                f"`kit train {competition.slug} --resume {run.run_id}`"
+                f"`kit train {competition.command_name} --resume {run.run_id}`"
             ) from None
         cluster.broadcast_json(run.complete)  # a barrier: no worker returns before the chief wrote the run
     if not cluster.is_chief:

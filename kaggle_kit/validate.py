@@ -112,6 +112,9 @@ def sample_submission_path(workspace: "Workspace", slug: str) -> Path:
 
 def validate_file(competition: "Competition", workspace: "Workspace", path: str | os.PathLike) -> ValidationReport:
     """Validate any CSV (written by ``kit submit`` or by hand) against the competition's format."""
+    from kaggle_kit.competitions.custom import check_slug_owner
+
+    check_slug_owner(competition, workspace)
     sample = read_sample_submission(sample_submission_path(workspace, competition.slug))
     problems = validate_submission(path, sample, competition.metric)
     return ValidationReport(Path(path), competition.metric, len(sample), problems)

@@ -3,6 +3,7 @@
 import pytest
 
 from kaggle_kit.competitions import LabelOptions, get_competition, list_competitions
+from kaggle_kit.competitions._tables import stable_fraction
 from kaggle_kit.config import layered_config
 from kaggle_kit.errors import ConfigError, DataError, UnknownNameError
 
@@ -69,8 +70,9 @@ def test_custom_competition_from_yaml(tmp_path):
     assert competition.recipe("default")["image_size"] == 64
     tables = competition.build_labels(competition.local_root, LabelOptions())
     assert all(path.endswith(".png") for path in tables.train["path"])
-    assert len(tables.train) == 8 and len(tables.test) == 2
-    assert sorted(tables.test_labels["label"]) == [0, 1]  # stratified
+    held_out = sorted(f"g{i}" for i in range(10) if stable_fraction(f"g{i}") < 0.2)  # by each id's hash alone
+    assert sorted(tables.test["id"]) == sorted(tables.test_labels["id"]) == held_out
+    assert len(tables.train) == 10 - len(held_out)
     assert list(tables.sample_submission.columns) == ["id", "label"]
 
 
@@ -120,3 +122,105 @@ def test_digit_only_ids_keep_their_leading_zeros(tmp_path):
     tables = competition.build_labels(competition.local_root, LabelOptions())
     ids = sorted(tables.train["id"]) + sorted(tables.test["id"])
     assert sorted(ids) == ["0", "007", "010", "1"]
+
+
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ("native_size: 5", "native_size must be a list of the images' width and height in pixels, e.g. [424, 424] "
+                           "(got 5); fix it in the file"),
+        ("native_size: [424, -1]", "native_size must be a list of the images' width and height in pixels, "
+                                   "e.g. [424, 424] (got [424, -1]); fix it in the file"),
+        ("class_names: 5", "class_names must be a list of two class names, label 0 then label 1, "
+                           "e.g. ['negative', 'positive'] (got 5); fix it in the file"),
+        ("class_names: ab", "class_names must be a list of two class names, label 0 then label 1, "
+                            "e.g. ['negative', 'positive'] (got 'ab'); fix it in the file"),
+        ("class_names: [no, yes]", "class_names must be a list of two class names, label 0 then label 1, "
+                                   "e.g. ['negative', 'positive'] (got [false, true]); fix it in the file"),
+        ("test_fraction: abc", "test_fraction must be a number (got 'abc'); fix it in the file"),
+        ("test_fraction: 1.5", "test_fraction must be above 0 and below 0.9 (got 1.5)"),
+        ("id_column: [a, b]", "id_column must be a text value (quote it if it reads as something else) "
+                              "(got [\"a\", \"b\"]); fix it in the file"),
+        ("extension: {a: 1}", "extension must be a text value (quote it if it reads as something else) "
+                              "(got {\"a\": 1}); fix it in the file"),
+        ("metric: [auc]", "metric must be a text value (quote it if it reads as something else) (got [\"auc\"]); "
+                          "fix it in the file"),
+        ("recipe: {augment: [1, 2]}", "recipe: augment must be a mapping of augmentation options (got [1, 2])"),
+        ("recipe: {lr: abc}", "recipe: lr must be a number (got 'abc')"),
+        ("recipe: {brightness_range: 0.9}", "recipe: unknown option(s) brightness_range"),
+    ],
+)
+def test_wrong_value_types_in_a_custom_file_name_the_file_and_the_key(tmp_path, line, message):
+    key = line.split(":")[0]
+    base = [row for row in CUSTOM.replace("recipe:\n  image_size: 64\n", "").splitlines() if not row.startswith(key)]
+    spec = write_custom(tmp_path, "\n".join(base + [line]) + "\n")
+    with pytest.raises(ConfigError) as err:
+        get_competition(str(spec))
+    assert str(err.value).startswith(f"{spec}: ")
+    assert message in str(err.value)
+
+
+def test_a_custom_file_may_not_take_a_built_in_slug(tmp_path):
+    spec = write_custom(tmp_path, CUSTOM.replace("slug: my-galaxies", "slug: galaxy-zoo-2"))
+    with pytest.raises(ConfigError) as err:
+        get_competition(str(spec))
+    assert str(err.value) == (
+        f"{spec}: slug 'galaxy-zoo-2' is a built-in competition's (its data, runs and submissions would mix with "
+        "yours); choose another slug"
+    )
+
+
+def test_two_custom_files_with_one_slug_never_overwrite_each_others_labels(workspace_env, tmp_path):
+    from kaggle_kit.data import PrepareOptions, prepare
+
+    from PIL import Image
+
+    specs = []
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        specs.append(write_custom(tmp_path / name, CUSTOM))
+        for image in (tmp_path / name / "imgs").iterdir():
+            Image.new("RGB", (8, 8), "white").save(image)
+    first, second = specs
+    prepare(get_competition(str(first)), workspace_env, PrepareOptions(image_size=8), progress=False)
+    labels = workspace_env.labels_dir("my-galaxies")
+    before = {p.name: p.read_bytes() for p in labels.iterdir()}
+    with pytest.raises(ConfigError) as err:
+        prepare(get_competition(str(second)), workspace_env, PrepareOptions(image_size=8), progress=False)
+    assert str(err.value) == (
+        f"{second}: slug 'my-galaxies' is already used by {first.resolve()} "
+        f"(its data is in {workspace_env.competition_dir('my-galaxies')}); choose another slug"
+    )
+    assert {p.name: p.read_bytes() for p in labels.iterdir()} == before  # test_labels.csv included
+    first.unlink()  # the owner's file is gone: the slug is free again
+    prepare(get_competition(str(second)), workspace_env, PrepareOptions(image_size=8), progress=False)
+
+
+def test_the_custom_split_keeps_every_id_where_it_was_when_rows_are_removed(tmp_path):
+    spec = write_custom(tmp_path, CUSTOM, n_images=60)
+    competition = get_competition(str(spec))
+    before = competition.build_labels(competition.local_root, LabelOptions())
+    labels = tmp_path / "labels.csv"
+    rows = labels.read_text().splitlines()
+    removed = {f"g{i}" for i in range(0, 60, 4)}
+    labels.write_text("\n".join(row for row in rows if row.split(",")[0] not in removed) + "\n")
+    after = competition.build_labels(competition.local_root, LabelOptions())
+    assert set(after.test["id"]) == set(before.test["id"]) - removed
+    assert set(after.train["id"]) == set(before.train["id"]) - removed
+
+
+def test_messages_for_a_custom_competition_name_its_file(workspace_env, tmp_path):
+    from click.testing import CliRunner
+
+    from kaggle_kit.cli import cli
+
+    spec = write_custom(tmp_path, CUSTOM)
+    result = CliRunner().invoke(cli, ["runs", str(spec)])
+    assert result.output == (
+        f"No runs of my-galaxies in {workspace_env.runs_root('my-galaxies')}; start one with `kit train {spec}`\n"
+    )
+    result = CliRunner().invoke(cli, ["predict", str(spec), "--run", "r1", "--no-progress"])
+    assert result.exit_code == 1
+    assert f"see `kit runs " in result.output
+    result = CliRunner().invoke(cli, ["leaderboard", str(spec)])
+    assert result.output == f"No scored submissions for my-galaxies yet; make one with 'kit submit {spec} --run RUN'\n"

@@ -65,10 +65,9 @@ def test_manifest_records_what_the_cache_was_built_from(cancer_tiny):
                                     "max_images": None, "seed": 42}
     assert manifest["counts"] == {"train_images": 24, "train_rows": 24, "positive": 8, "negative": 16,
                                   "test_images": 8, "test_unreadable": 0, "skipped": 0}
-    assert manifest["source"]["files"] == {
-        "sample_submission.csv": (cancer_tiny.raw_dir(CANCER) / "sample_submission.csv").stat().st_size,
-        "train_labels.csv": (cancer_tiny.raw_dir(CANCER) / "train_labels.csv").stat().st_size,
-    }
+    assert sorted(manifest["source"]) == ["images_digest", "labels_digest", "labels_file", "raw_dir", "test_rows",
+                                          "train_rows"]
+    assert (manifest["source"]["train_rows"], manifest["source"]["test_rows"]) == (24, 8)
     assert manifest["balance_done"] == ["none"] and manifest["seconds"] >= 0
     assert data.root.name.startswith("16px-crop0.5-none-seed42-")
     assert data.image_size == 16 and data.class_weight is None
@@ -91,6 +90,84 @@ def test_changed_labels_make_a_new_cache(cancer_tiny):
     labels.write_text(labels.read_text().replace("tr023,0", "tr023,1"))
     second = run_prepare(cancer_tiny)
     assert second.root != first.root and second.manifest["counts"]["positive"] == 9
+
+
+@pytest.mark.parametrize("change", ["replaced", "emptied", "removed", "added to the labels"])
+def test_changed_images_make_a_new_cache_and_remove_the_stale_one(cancer_tiny, change):
+    first = run_prepare(cancer_tiny)
+    raw = cancer_tiny.raw_dir(CANCER)
+    image = raw / "train" / "tr005.tif"
+    if change == "replaced":  # another picture under the same name
+        Image.fromarray(patch_pixels(99, 24)).save(image)
+    elif change == "emptied":
+        image.write_bytes(b"")
+    elif change == "removed":
+        image.unlink()
+        labels = raw / "train_labels.csv"
+        labels.write_text(labels.read_text().replace("tr005,1\n", ""))
+    else:
+        Image.fromarray(patch_pixels(77, 24)).save(raw / "train" / "tr077.tif")
+        with (raw / "train_labels.csv").open("a") as labels:
+            labels.write("tr077,0\n")
+    second = run_prepare(cancer_tiny)
+    assert second.root != first.root and not second.reused
+    assert cache_folders(cancer_tiny) == [second.root.name]
+    assert summary_lines(second)[-1] == (
+        f"removed 1 stale cache(s) with these settings, built from labels or images that have changed since: "
+        f"{first.root.name}"
+    )
+    if change == "replaced":
+        row = second.train_index.set_index("id").loc["tr005", "row"]
+        assert np.array_equal(second.train_store().read([row])[0], patch_pixels(99, 24))
+    if change == "emptied":
+        assert second.skipped["id"].tolist() == ["tr005"]
+
+
+def test_an_unchanged_source_reuses_the_cache_whatever_else_changes_in_raw(cancer_tiny):
+    first = run_prepare(cancer_tiny)
+    (cancer_tiny.raw_dir(CANCER) / "README.txt").write_text("notes that are not data")
+    assert run_prepare(cancer_tiny).root == first.root
+
+
+def test_train_never_reuses_a_cache_built_from_labels_changed_since(cancer_tiny):
+    from kaggle_kit.config import layered_config
+    from kaggle_kit.train import prepared_data
+
+    competition = get_competition(CANCER)
+    config = layered_config(CANCER, {"image_size": 24})
+    first = prepared_data(competition, cancer_tiny, config, progress=False)
+    assert prepared_data(competition, cancer_tiny, config, progress=False).root == first.root
+    labels = cancer_tiny.raw_dir(CANCER) / "train_labels.csv"
+    labels.write_text(labels.read_text().replace("tr023,0", "tr023,1"))
+    again = prepared_data(competition, cancer_tiny, config, progress=False)
+    assert again.root != first.root and again.manifest["counts"]["positive"] == 9
+    assert again.train_index.set_index("id").loc["tr023", "label"] == 1
+
+
+def test_prepare_current_rebuilds_with_the_labels_file_the_cache_was_built_with(galaxy_tiny, tmp_path):
+    from kaggle_kit.data.prepare import prepare_current
+
+    raw = galaxy_tiny.raw_dir(GALAXY)
+    outside = tmp_path / "hart16-elsewhere.csv"
+    shutil.move(raw / "gz2_hart16.csv", outside)
+    competition = get_competition(GALAXY)
+    built = prepare(competition, galaxy_tiny, PrepareOptions(image_size=16, labels_file=outside), progress=False)
+    assert prepare_current(competition, galaxy_tiny, PrepareOptions(image_size=16), progress=False).root == built.root
+    outside.write_text(outside.read_text().replace(",Sc,", ",Ei,", 1))  # the user relabels one galaxy
+    rebuilt = prepare_current(competition, galaxy_tiny, PrepareOptions(image_size=16), progress=False)
+    assert rebuilt.root != built.root and rebuilt.manifest["source"]["labels_file"] == str(outside)
+
+
+def test_the_held_out_split_depends_on_each_id_alone(galaxy_tiny, tmp_path):
+    raw = galaxy_tiny.raw_dir(GALAXY)
+    before = get_competition(GALAXY).build_labels(raw, LabelOptions())
+    removed = set(before.train["id"][::3])  # a third of the training galaxies go missing from the tables
+    mapping = raw / "gz2_filename_mapping.csv"
+    kept = [line for line in mapping.read_text().splitlines() if line.rsplit(",", 1)[-1] not in removed]
+    mapping.write_text("\n".join(kept) + "\n")
+    after = get_competition(GALAXY).build_labels(raw, LabelOptions())
+    assert after.test["id"].tolist() == before.test["id"].tolist()
+    assert set(after.train["id"]) == set(before.train["id"]) - removed
 
 
 def test_load_prepared_finds_the_cache_or_says_how_to_build_it(cancer_tiny):
@@ -198,8 +275,8 @@ def test_galaxy_labels_split_and_crop(galaxy_tiny):
     test_labels = pd.read_csv(labels / "test_labels.csv", dtype={"id": str})
     sample = pd.read_csv(labels / "sample_submission.csv", dtype={"id": str})
     assert sample["id"].tolist() == test_labels["id"].tolist() == data.test_index["id"].tolist()
-    assert sorted(test_labels["label"]) == [0, 0, 1, 1, 1]  # 20 % of each class
-    assert data.train_store().shape == (22, 16, 16, 3) and data.manifest["crop"] == 0.5
+    assert len(test_labels) == notes["test"] and 0 < notes["test"] < 27  # about 20 %, by a hash of each objid
+    assert data.train_store().shape == (27 - notes["test"], 16, 16, 3) and data.manifest["crop"] == 0.5
 
 
 def test_galaxy_confidence_filter_thins_train_and_keeps_the_test_split(galaxy_tiny):
@@ -208,7 +285,7 @@ def test_galaxy_confidence_filter_thins_train_and_keeps_the_test_split(galaxy_ti
     assert confident.test_index["id"].tolist() == plain.test_index["id"].tolist()
     assert set(confident.train_index["id"]) < set(plain.train_index["id"])
     assert confident.manifest["settings"]["min_vote_fraction"] == 0.8
-    assert confident.manifest["label_notes"]["dropped_low_confidence"] == 22 - len(confident.train_index)
+    assert confident.manifest["label_notes"]["dropped_low_confidence"] == len(plain.train_index) - len(confident.train_index)
 
 
 # --- the demo generators' competitions ----------------------------------------------------------
@@ -269,8 +346,16 @@ def test_bom_crlf_and_extra_columns_are_accepted(cancer_tiny):
          "{path} has 1 duplicate id(s) in column 'id', e.g. 'tr003'; remove the duplicates"),
         ("id,label\n" + "\n".join(label_lines()[:-2] + ["tr022,2", "tr023,yes"]) + "\n",
          "{path} column 'label' must hold only 0 and 1; found '2', 'yes' in 2 row(s); map the labels to 0/1"),
+        ("id,label\n", "{path} has a header but no rows; add the rows or pass the right file"),
+        ("id,label\n" + "\n".join(label_lines()[:-1] + [",0"]) + "\n",
+         "{path} has 1 empty id(s) in column 'id' (first on line 25); fill them in or remove those rows"),
+        ("id,label\n" + "\n".join(label_lines()[:-1] + ["tr023,NA"]) + "\n",
+         "{path} column 'label' must hold only 0 and 1; found nan in 1 row(s); map the labels to 0/1"),
+        ("id,label\n" + "\n".join(label_lines()[:-2] + ["tr022,0.5", "tr023,"]) + "\n",  # numpy floats in the message
+         "{path} column 'label' must hold only 0 and 1; found 0.5, nan in 2 row(s); map the labels to 0/1"),
     ],
-    ids=["missing-column", "duplicate-ids", "non-binary-labels"],
+    ids=["missing-column", "duplicate-ids", "non-binary-labels", "header-only", "empty-id", "missing-label",
+         "numpy-values"],
 )
 def test_bad_label_tables_fail_with_the_file_and_the_fix(cancer_tiny, text, message):
     path = rewrite_labels(cancer_tiny, text)
@@ -278,6 +363,21 @@ def test_bad_label_tables_fail_with_the_file_and_the_fix(cancer_tiny, text, mess
         run_prepare(cancer_tiny)
     assert str(err.value) == message.format(path=path)
     assert not cache_folders(cancer_tiny)
+
+
+@pytest.mark.parametrize("name", ["NA", "None", "null", "nan", "N/A", "NULL"])
+def test_ids_that_pandas_reads_as_missing_are_ids(cancer_tiny, name):
+    raw = cancer_tiny.raw_dir(CANCER)
+    (raw / "train" / "tr007.tif").rename(raw / "train" / f"{name.replace('/', '_')}.tif")
+    if "/" in name:  # not a file name: the id cannot have an image, and says so
+        rewrite_labels(cancer_tiny, "id,label\n" + "\n".join(label_lines()).replace("tr007", name) + "\n")
+        with pytest.raises(DataError, match=f"have no image .*e.g. {name}.tif"):
+            run_prepare(cancer_tiny)
+        return
+    rewrite_labels(cancer_tiny, "id,label\n" + "\n".join(label_lines()).replace("tr007", name) + "\n")
+    data = run_prepare(cancer_tiny)
+    assert name in data.train_index["id"].tolist() and "nan" not in set(data.train_index["id"]) - {name}
+    assert name in pd.read_csv(cancer_tiny.labels_dir(CANCER) / "train.csv", dtype=str, keep_default_na=False)["id"].tolist()
 
 
 def test_ids_with_no_image_fail_listing_them(cancer_tiny):
@@ -331,6 +431,46 @@ def test_bad_train_images_are_skipped_and_listed(cancer_tiny):
     assert data.manifest["counts"]["skipped"] == 4
     wrong_mode_row = data.train_index.set_index("id").at["tr005", "row"]
     assert data.train_store().read([wrong_mode_row]).shape == (1, 24, 24, 3)
+
+
+@pytest.mark.timeout(120)  # a hang (a FIFO opened) fails the test instead of stopping the suite
+@pytest.mark.parametrize("workers", [1, 2])
+def test_fifos_sockets_devices_and_folders_named_like_images_are_skipped(cancer_tiny, monkeypatch, workers):
+    import socket
+
+    train, test = cancer_tiny.raw_dir(CANCER) / "train", cancer_tiny.raw_dir(CANCER) / "test"
+    for path in (train / "tr010.tif", train / "tr011.tif", train / "tr012.tif", train / "tr013.tif", test / "te001.tif"):
+        path.unlink()
+    os.mkfifo(train / "tr010.tif")
+    listener = socket.socket(socket.AF_UNIX)
+    monkeypatch.chdir(train)  # a socket's path has a short length limit
+    listener.bind("tr011.tif")
+    monkeypatch.undo()
+    (train / "tr012.tif").mkdir()
+    (train / "tr013.tif").symlink_to("/dev/zero")
+    os.mkfifo(test / "te001.tif")
+    try:
+        data = run_prepare(cancer_tiny, workers=workers)
+    finally:
+        listener.close()
+    assert data.skipped[["split", "id", "reason"]].values.tolist() == [
+        ["train", "tr010", "not a regular file (a FIFO (named pipe))"],
+        ["train", "tr011", "not a regular file (a socket)"],
+        ["train", "tr012", "not a regular file (a folder)"],
+        ["train", "tr013", "not a regular file (a character device)"],
+        ["test", "te001", "not a regular file (a FIFO (named pipe))"],
+    ]
+    assert data.test_index["readable"].tolist() == [1, 0, 1, 1, 1, 1, 1, 1]
+
+
+@pytest.mark.timeout(120)
+def test_a_fifo_given_as_a_labels_table_is_refused_at_once(cancer_tiny):
+    labels = cancer_tiny.raw_dir(CANCER) / "train_labels.csv"
+    labels.unlink()
+    os.mkfifo(labels)
+    with pytest.raises(DataError) as err:
+        run_prepare(cancer_tiny)
+    assert str(err.value) == f"{labels} is a FIFO (named pipe), not a file; point at a regular file"
 
 
 def test_an_unreadable_test_image_keeps_its_row_blank(cancer_tiny):

@@ -77,20 +77,22 @@ def test_accuracy_submission_thresholds_at_the_validation_threshold_and_is_score
     assert pd.read_csv(path.with_name("gal-1.probabilities.csv"))["prob"].tolist() == probs
     board_path = galaxy_run.submission_dir(GALAXY) / "leaderboard.csv"
     board = pd.read_csv(board_path, dtype=str)
+    n = len(truth)
+    accuracy = (n - 2) / n  # the two near-threshold mistakes
     assert board[["run", "score", "model", "image_size", "tta", "file"]].values.tolist() == [
-        ["gal-1", "0.6", "notebook-cnn", "8", "none", "gal-1.csv"]]
+        ["gal-1", str(accuracy), "notebook-cnn", "8", "none", "gal-1.csv"]]
     positives, negatives = truth.count(1), truth.count(0)
     auc = 1 - 1 / (positives * negatives)  # one misordered pair: 0.59 (positive) below 0.6 (negative)
     assert result.output.splitlines() == [
-        f"Wrote {path} (5 rows, 0/1 labels at threshold 0.6000)",
+        f"Wrote {path} ({n} rows, 0/1 labels at threshold 0.6000)",
         "galaxy-zoo-2 is scored locally (no Kaggle leaderboard): nothing uploaded",
-        f"Local score on 5 test images: accuracy 0.6000, AUC {auc:.4f} (metric: accuracy)",
+        f"Local score on {n} test images: accuracy {accuracy:.4f}, AUC {auc:.4f} (metric: accuracy)",
         "                 pred elliptical  pred spiral",
         f"true elliptical  {negatives - 1:>15}  {1:>11}",
         f"true spiral      {1:>15}  {positives - 1:>11}",
         f"Rank 1 of 1 on {board_path}",
         "   rank  score   accuracy  auc     run    model         size  tta   time",
-        f"*  1     0.6000  0.6000    {auc:.4f}  gal-1  notebook-cnn  8     none  {board.loc[0, 'time']}",
+        f"*  1     {accuracy:.4f}  {accuracy:.4f}    {auc:.4f}  gal-1  notebook-cnn  8     none  {board.loc[0, 'time']}",
     ]
 
 
@@ -249,7 +251,7 @@ def test_a_users_file_beside_the_output_is_never_overwritten(galaxy_run, tmp_pat
     theirs.write_text("my own notes\n")  # the user's file, with the name kit keeps probabilities under
     if second_submit == "other values":
         target.unlink()
-        write_predictions(galaxy_run, GALAXY, "gal-1", [0.9, 0.1, 0.8, 0.2, 0.7])
+        write_predictions(galaxy_run, GALAXY, "gal-1", np.linspace(0.95, 0.05, len(sample_of(galaxy_run, GALAXY))))
     again = invoke(GALAXY, "--run", "gal-1", "--output", str(target))
     assert again.exit_code == 1
     assert again.output == (

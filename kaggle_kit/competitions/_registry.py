@@ -70,6 +70,14 @@ class Competition:
     # that table from its public home when the archive lacks it -> (file, source URL without credentials),
     # or None when the archive has it.
     fetch_labels: Callable[..., "tuple[Path, str] | None"] | None = field(default=None, compare=False)
+    spec_path: Path | None = None  # a custom competition's file, as the user gave it
+
+    @property
+    def command_name(self) -> str:
+        """What to type after ``kit <command>`` for this competition: the slug, or the custom file's path."""
+        import shlex
+
+        return shlex.quote(str(self.spec_path)) if self.spec_path is not None else self.slug
 
     @property
     def mount_names(self) -> tuple[str, ...]:

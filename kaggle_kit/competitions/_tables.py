@@ -11,7 +11,8 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
-from kaggle_kit.errors import DataError
+from kaggle_kit.csvread import read_csv
+from kaggle_kit.errors import DataError, shown
 
 COLUMN_NAME = re.compile(r"[A-Za-z_][\w .()%/+:-]{0,63}")
 
@@ -19,18 +20,18 @@ COLUMN_NAME = re.compile(r"[A-Za-z_][\w .()%/+:-]{0,63}")
 def read_table(path: Path, required: Iterable[str], hint: str = "", id_column: str | None = None,
                text_columns: Iterable[str] = (), only: Iterable[str] | None = None) -> pd.DataFrame:
     """Read a CSV (optionally gzipped; BOM and Windows line endings tolerated) and
-    check it has the ``required`` columns. Extra columns are kept.
+    check it has the ``required`` columns and at least one row. Extra columns are kept.
 
-    ``id_column`` and ``text_columns`` are read as text, so ids such as ``007`` keep
-    their leading zeros and 19-digit object ids are not rounded through a float.
+    ``id_column`` and ``text_columns`` are read as the text written, so ids such as ``007``
+    keep their leading zeros, 19-digit object ids are not rounded through a float, and
+    ``NA``, ``None`` or ``null`` are ids, not missing values; an empty id is an error.
     ``only`` keeps just these columns (and the required ones): a wide table reads faster.
+    A FIFO or folder given as the table is refused at once (``fsutil.NotRegularFile``).
     """
     required = list(required)
-    if not path.is_file():
-        raise DataError(f"{path} not found{'; ' + hint if hint else ''}")
-    dtype = {column: str for column in [*([id_column] if id_column else []), *text_columns]} or None
+    text = [*([id_column] if id_column else []), *text_columns]
     try:
-        header = [str(c).strip() for c in pd.read_csv(path, encoding="utf-8-sig", nrows=0).columns]
+        header = [str(c).strip() for c in read_csv(path, text_columns=(), encoding="utf-8-sig", nrows=0).columns]
         missing = [c for c in required if c not in header]
         if missing:
             raise DataError(
@@ -39,10 +40,21 @@ def read_table(path: Path, required: Iterable[str], hint: str = "", id_column: s
             )
         wanted = None if only is None else {*only, *required}
         usecols = None if wanted is None else (lambda name: str(name).strip() in wanted)
-        frame = pd.read_csv(path, encoding="utf-8-sig", low_memory=False, dtype=dtype, usecols=usecols)
+        frame = read_csv(path, text_columns=text, encoding="utf-8-sig", low_memory=False, usecols=usecols)
+    except FileNotFoundError:
+        raise DataError(f"{path} not found{'; ' + hint if hint else ''}") from None
+    except PermissionError:
+        raise DataError(f"cannot read {path} (permission denied); check its permissions") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as exc:
-        raise DataError(f"{path} is not a readable CSV ({type(exc).__name__}); re-download or fix the file")
+        raise DataError(f"{path} is not a readable CSV ({type(exc).__name__}); re-download or fix the file") from None
     frame.columns = [str(c).strip() for c in frame.columns]
+    if frame.empty:
+        raise DataError(f"{path} has a header but no rows; add the rows or pass the right file")
+    if id_column is not None:
+        empty = np.flatnonzero(frame[id_column].str.strip().eq("").to_numpy())
+        if len(empty):
+            raise DataError(f"{path} has {len(empty)} empty id(s) in column '{id_column}' (first on line "
+                            f"{empty[0] + 2}); fill them in or remove those rows")
     return frame
 
 
@@ -70,7 +82,7 @@ def binary_labels(frame: pd.DataFrame, column: str, path: Path) -> pd.Series:
     values = pd.to_numeric(frame[column], errors="coerce")
     bad = frame[column][values.isna() | ~values.isin([0, 1])]
     if len(bad):
-        examples = ", ".join(repr(v) for v in pd.unique(bad)[:5])
+        examples = ", ".join(shown(v) for v in pd.unique(bad)[:5])
         raise DataError(
             f"{path} column '{column}' must hold only 0 and 1; found {examples} "
             f"in {len(bad)} row(s); map the labels to 0/1"
@@ -110,22 +122,14 @@ def stable_fraction(key: str) -> float:
     return int.from_bytes(digest[:8], "big") / 2**64
 
 
-def hash_split(ids: pd.Series, labels: pd.Series, fraction: float) -> np.ndarray:
-    """A stratified held-out mask, fixed by a hash of each id.
+def hash_split(ids: pd.Series, fraction: float) -> np.ndarray:
+    """A held-out mask fixed by each id alone: the ids whose hash falls below ``fraction``.
 
-    Within each class the ids with the smallest hashes (``fraction`` of them,
-    rounded) are held out, so the split is exact per class and identical on
-    every machine for the same table.
+    Membership never depends on the other rows, so removing or adding images moves no
+    other id between the splits; the held-out share of each class is ``fraction`` on
+    average (not exactly, as a per-class quota would be, at the price of that stability).
     """
-    keys = ids.astype(str).map(stable_fraction).to_numpy()
-    labels = labels.to_numpy()
-    held_out = np.zeros(len(ids), dtype=bool)
-    for value in np.unique(labels):
-        members = np.flatnonzero(labels == value)
-        count = int(round(fraction * len(members)))
-        chosen = members[np.argsort(keys[members], kind="stable")[:count]]
-        held_out[chosen] = True
-    return held_out
+    return ids.astype(str).map(stable_fraction).to_numpy() < fraction
 
 
 def find_one(root: Path, names: Iterable[str]) -> Path | None:

@@ -4,9 +4,10 @@ Labels come from the Hart et al. (2016) table ``gz2_hart16``, joined to the
 images through ``gz2_filename_mapping.csv`` by object id and sample (see
 ``join_tables``): ``gz2_class`` starting with ``E`` is elliptical (0), ``S``
 spiral (1), ``A`` (star/artefact) is dropped. The Kaggle dataset lacks the Hart
-table; ``kit download`` fetches it from the Galaxy Zoo data site. A fixed 20 % of the galaxies, chosen per class by a hash of ``objid``,
-form the held-out test set; its labels are private to local scoring. The
-optional confidence filter (``min_vote_fraction``) thins the training rows only:
+table; ``kit download`` fetches it from the Galaxy Zoo data site. A fixed 20 % of
+the galaxies, chosen by a hash of each ``objid`` alone, form the held-out test set;
+its labels are private to local scoring. The optional confidence filter
+(``min_vote_fraction``) thins the training rows only:
 the test set never changes, so every run is scored on the same galaxies.
 """
 
@@ -214,6 +215,7 @@ def build_labels(raw: Path, options: LabelOptions) -> LabelTables:
     mapping = read_table(found["mapping"], ["objid", "asset_id"], hint="re-download the dataset",
                          text_columns=["objid", "sample", "asset_id"])
     joined, notes = join_tables(hart16, mapping, found["hart16"], found["mapping"])
+    notes["labels_file"] = str(found["hart16"])  # this competition takes a labels file (`prepare --labels`)
     joined["label"] = classify(joined["gz2_class"])
     notes["dropped_A"] = int(joined["label"].isna().sum())
     if notes["dropped_A"]:
@@ -230,7 +232,7 @@ def build_labels(raw: Path, options: LabelOptions) -> LabelTables:
     # The held-out split is drawn from every E/S galaxy BEFORE any confidence filter,
     # so the test set (and sample_submission.csv) is the same competition whatever
     # filter a run trains with; the filter only thins the training rows.
-    held_out = hash_split(joined["objid"], joined["label"], TEST_FRACTION)
+    held_out = hash_split(joined["objid"], TEST_FRACTION)
     if options.min_vote_fraction is not None:
         confident = (winning_vote_fraction(joined, found["hart16"]) >= options.min_vote_fraction).to_numpy()
         notes["dropped_low_confidence"] = int((~confident & ~held_out).sum())

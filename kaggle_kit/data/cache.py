@@ -28,6 +28,7 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 import pandas as pd
 
+from kaggle_kit.csvread import read_csv
 from kaggle_kit.data.decode import decode_chunk
 from kaggle_kit.errors import CacheError
 
@@ -148,6 +149,7 @@ class PreparedData:
     class_weight: dict[int, float] | None
     image_size: int
     reused: bool = field(default=False)
+    replaced: list[str] = field(default_factory=list)  # stale caches with the same settings this build removed
 
     def train_store(self) -> ImageStore:
         return ImageStore(self.root / "train.npy")
@@ -167,8 +169,8 @@ def open_cache(root: Path, reused: bool = True) -> PreparedData:
         raise CacheError(f"{root} has no {MANIFEST}, so it is incomplete; run `kit prepare` again")
     try:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        train_index = pd.read_csv(root / "train_index.csv", dtype={"id": str})
-        test_index = pd.read_csv(root / "test_index.csv", dtype={"id": str})
+        train_index = read_csv(root / "train_index.csv")
+        test_index = read_csv(root / "test_index.csv")
     except (OSError, ValueError) as exc:
         raise CacheError(f"{root} is damaged ({exc}); rebuild with `kit prepare --force`") from None
     weights = manifest.get("class_weight")

@@ -14,6 +14,7 @@ order; an unreadable test image keeps its row (zero pixels, ``readable=0``).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -28,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from kaggle_kit.competitions import Competition, LabelOptions, LabelTables
+from kaggle_kit.competitions.custom import claim_slug
 from kaggle_kit.config import BALANCE_CHOICES
 from kaggle_kit.data.cache import (
     CACHE_FORMAT,
@@ -40,7 +42,7 @@ from kaggle_kit.data.cache import (
     publish,
 )
 from kaggle_kit.data.decode import RESAMPLE_NAME
-from kaggle_kit.errors import CacheError, ConfigError, DataError
+from kaggle_kit.errors import CacheError, ConfigError, DataError, shown
 from kaggle_kit.fsutil import locked, write_csv_atomic, write_json_atomic
 from kaggle_kit.paths import Workspace
 
@@ -63,15 +65,15 @@ class PrepareOptions:
 
     def __post_init__(self) -> None:
         if not (isinstance(self.image_size, int) and 8 <= self.image_size <= 1024):
-            raise ConfigError(f"image size must be an integer from 8 to 1024 (got {self.image_size!r})")
+            raise ConfigError(f"image size must be an integer from 8 to 1024 (got {shown(self.image_size)})")
         if not 0.05 <= float(self.crop) <= 1.0:
-            raise ConfigError(f"crop must be a fraction of the frame from 0.05 to 1.0 (got {self.crop!r})")
+            raise ConfigError(f"crop must be a fraction of the frame from 0.05 to 1.0 (got {shown(self.crop)})")
         if self.balance not in BALANCE_CHOICES:
             raise ConfigError(f"balance must be one of {', '.join(BALANCE_CHOICES)} (got '{self.balance}')")
         if self.min_vote_fraction is not None and not 0.0 <= self.min_vote_fraction <= 1.0:
-            raise ConfigError(f"min vote fraction must be from 0 to 1 (got {self.min_vote_fraction!r})")
+            raise ConfigError(f"min vote fraction must be from 0 to 1 (got {shown(self.min_vote_fraction)})")
         if self.max_images is not None and self.max_images < 4:
-            raise ConfigError(f"max images must be at least 4 (got {self.max_images!r})")
+            raise ConfigError(f"max images must be at least 4 (got {shown(self.max_images)})")
 
     def settings(self) -> dict[str, Any]:
         """The fields that identify a cache (JSON-ready, as stored in the manifest)."""
@@ -119,10 +121,11 @@ def prepare(
     raw = competition.raw_dir(workspace)
     if not raw.is_dir():
         raise DataError(
-            f"raw files of {competition.slug} not found at {raw}; run `kit download {competition.slug}` "
+            f"raw files of {competition.slug} not found at {raw}; run `kit download {competition.command_name}` "
             "first, or pass --raw-dir"
         )
     cache_root = workspace.cache_root(competition.slug)
+    claim_slug(competition, workspace)
     with locked(cache_root / LOCK_FILE):
         clear_stale_builds(cache_root)
         label_options = LabelOptions(labels_file=options.labels_file, min_vote_fraction=options.min_vote_fraction)
@@ -141,27 +144,70 @@ def prepare(
             publish(build_dir, final)
         finally:
             shutil.rmtree(build_dir, ignore_errors=True)
-        return open_cache(final, reused=False)
+        replaced = remove_superseded(cache_root, options, keep=final)
+        return dataclasses.replace(open_cache(final, reused=False), replaced=replaced)
+
+
+def prepare_current(competition: Competition, workspace: Workspace, options: PrepareOptions, *,
+                    progress: bool = True) -> PreparedData:
+    """The cache for ``options`` built from the raw files as they are now: the existing one when
+    neither the label tables nor any image file (name, size, mtime) changed since it was built,
+    else a new build. ``kit train`` and ``kit predict`` use this, so a cache built from labels
+    edited or images replaced since is never trained on or predicted from.
+
+    Without ``options.labels_file``, the labels file the newest such cache was built with
+    (``kit prepare --labels``) is used again.
+    """
+    if options.labels_file is None:
+        previous = newest_cache(workspace.cache_root(competition.slug), options)
+        recorded = previous and previous[1].get("source", {}).get("labels_file")
+        if recorded:
+            options = dataclasses.replace(options, labels_file=Path(recorded))
+    return prepare(competition, workspace, options, progress=progress)
 
 
 def load_prepared(competition: Competition, workspace: Workspace, options: PrepareOptions) -> PreparedData:
-    """The newest complete cache built with ``options``; :class:`CacheError` when there is none."""
+    """The newest complete cache built with ``options``, as it is (no check of the raw files: see
+    ``prepare_current``); :class:`CacheError` when there is none."""
     cache_root = workspace.cache_root(competition.slug)
+    newest = newest_cache(cache_root, options)
+    if newest is None:
+        raise CacheError(
+            f"no prepared cache of {competition.slug} for {options.readable_key()} in {cache_root}; "
+            f"run `kit prepare {competition.command_name} {options.as_flags()}`"
+        )
+    return open_cache(newest[0], reused=True)
+
+
+def newest_cache(cache_root: Path, options: PrepareOptions) -> tuple[Path, dict[str, Any]] | None:
+    """The folder and manifest of the newest complete cache built with ``options``, if any."""
+    matches = [(manifest.get("created", ""), folder, manifest) for folder, manifest in caches_with(cache_root, options)]
+    return max(matches, key=lambda match: match[:2])[1:] if matches else None
+
+
+def caches_with(cache_root: Path, options: PrepareOptions) -> list[tuple[Path, dict[str, Any]]]:
+    """Every complete cache folder built with ``options`` (whatever its source), with its manifest."""
     wanted = options.settings()
-    matches = []
+    found = []
     for manifest_path in cache_root.glob(f"*/{MANIFEST}"):
         try:
             manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue  # a damaged cache is simply not a match; `kit prepare` replaces it
-        if manifest.get("settings") == wanted and manifest.get("format") == CACHE_FORMAT:
-            matches.append((manifest.get("created", ""), manifest_path.parent))
-    if not matches:
-        raise CacheError(
-            f"no prepared cache of {competition.slug} for {options.readable_key()} in {cache_root}; "
-            f"run `kit prepare {competition.slug} {options.as_flags()}`"
-        )
-    return open_cache(max(matches)[1], reused=True)
+        if isinstance(manifest, dict) and manifest.get("settings") == wanted and manifest.get("format") == CACHE_FORMAT:
+            found.append((manifest_path.parent, manifest))
+    return found
+
+
+def remove_superseded(cache_root: Path, options: PrepareOptions, keep: Path) -> list[str]:
+    """Remove the caches with these settings built from older labels or images (call with the
+    lock held); a training run still reading one keeps its open files. Returns their names."""
+    stale = [folder for folder, _ in caches_with(cache_root, options) if folder != keep]
+    for folder in stale:
+        retired = folder.with_name(f".{folder.name}.stale")
+        os.replace(folder, retired)  # out of sight of "*/manifest.json" at once
+        shutil.rmtree(retired, ignore_errors=True)
+    return [folder.name for folder in stale]
 
 
 def summary_lines(data: PreparedData) -> list[str]:
@@ -178,6 +224,9 @@ def summary_lines(data: PreparedData) -> list[str]:
     if data.manifest.get("subsample"):
         lines.append(f"subsample: {data.manifest['subsample']}")
     lines.append(f"cache: {data.root} ({'reused' if data.reused else 'built'})")
+    if data.replaced:
+        lines.append(f"removed {len(data.replaced)} stale cache(s) with these settings, built from labels or images "
+                     f"that have changed since: {', '.join(data.replaced)}")
     return lines
 
 
@@ -211,24 +260,36 @@ def write_label_tables(labels_dir: Path, tables: LabelTables) -> None:
 
 
 def source_fingerprint(raw: Path, tables: LabelTables, options: PrepareOptions) -> dict[str, Any]:
-    """What the cache was built from: the raw folder's files and sizes, and a digest of the labels."""
-    files = {p.name: p.stat().st_size for p in sorted(raw.iterdir()) if p.is_file()}
-    if options.labels_file is not None:
-        files[str(options.labels_file)] = Path(options.labels_file).stat().st_size
-    digest = hashlib.sha256()
-    for frame in (tables.train[["id", "label"]], tables.test[["id"]]):
-        digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    """What the cache was built from: a digest of the label tables (ids, labels, image paths) and
+    one of every image file's name, size and modification time (``stat`` only, no byte read:
+    277k files take about a second, docs/benchmarks.md)."""
+    labels = hashlib.sha256()
+    for frame in (tables.train[["id", "label", "path"]], tables.test[["id", "path"]]):
+        labels.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
     return {
         "raw_dir": str(raw),
-        "files": files,
-        "labels_digest": digest.hexdigest()[:16],
+        "labels_file": str(options.labels_file) if options.labels_file is not None else None,
+        "labels_digest": labels.hexdigest()[:16],
+        "images_digest": images_digest([*tables.train["path"], *tables.test["path"]]),
         "train_rows": len(tables.train),
         "test_rows": len(tables.test),
     }
 
 
+def images_digest(paths: list[str]) -> str:
+    """A digest of each file's path, size and modification time (a missing file counts as such)."""
+    digest = hashlib.sha256()
+    for path in paths:
+        try:
+            info = os.stat(path)
+            digest.update(f"{path}\0{info.st_size}\0{info.st_mtime_ns}\0{info.st_mode >> 12}\n".encode())
+        except OSError:
+            digest.update(f"{path}\0missing\n".encode())
+    return digest.hexdigest()[:16]
+
+
 def cache_key(options: PrepareOptions, source: dict[str, Any]) -> str:
-    identity = {"settings": options.settings(), "files": source["files"], "labels": source["labels_digest"]}
+    identity = {"settings": options.settings(), "labels": source["labels_digest"], "images": source["images_digest"]}
     blob = json.dumps(identity, sort_keys=True, default=str).encode()
     return f"{options.readable_key()}-{hashlib.sha256(blob).hexdigest()[:10]}"
 

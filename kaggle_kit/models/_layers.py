@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kaggle_kit.errors import ConfigError
+from kaggle_kit.errors import ConfigError, shown
 
 
 def pixel_input(input_shape: tuple[int, int, int]):
@@ -26,11 +26,11 @@ def logit_head(x, dropout: float = 0.0):
 def check_choice(model: str, option: str, value: Any, choices: tuple[Any, ...]) -> None:
     if value not in choices:
         raise ConfigError(
-            f"model '{model}' option {option} must be one of {', '.join(map(str, choices))} (got {value!r})"
+            f"model '{model}' option {option} must be one of {', '.join(map(str, choices))} (got {shown(value)})"
         )
 
 
 def check_range(model: str, option: str, value: float, low: float, high: float) -> None:
     """``low <= value < high``, else a ConfigError naming the option."""
     if not (isinstance(value, (int, float)) and low <= value < high):
-        raise ConfigError(f"model '{model}' option {option} must be from {low} to below {high} (got {value!r})")
+        raise ConfigError(f"model '{model}' option {option} must be from {low} to below {high} (got {shown(value)})")

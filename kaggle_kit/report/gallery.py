@@ -104,7 +104,7 @@ def validation_images(run: RunArtifacts, workspace: "Workspace", ids: list[str])
     from kaggle_kit.competitions import get_competition
     from kaggle_kit.data.prepare import PrepareOptions, load_prepared
 
-    competition = get_competition(run.config.competition)
+    competition = get_competition(run.config.competition, workspace)
     prepared = load_prepared(competition, workspace, PrepareOptions(**run.config.data_settings()))
     # Oversampling repeats ids in the index; any of their rows holds the same image.
     index = prepared.train_index.assign(id=prepared.train_index["id"].astype(str)).drop_duplicates("id")
@@ -113,7 +113,7 @@ def validation_images(run: RunArtifacts, workspace: "Workspace", ids: list[str])
     if absent:
         raise CacheError(
             f"the cache {prepared.root} has no image for id(s) {', '.join(absent[:3])}; "
-            f"re-run 'kit prepare {competition.slug}' with this run's options"
+            f"re-run 'kit prepare {competition.command_name}' with this run's options"
         )
     return prepared.train_store().read(rows.loc[ids].to_numpy())
 

@@ -73,7 +73,7 @@ def find_run_folder(workspace: "Workspace", run: str, slug: str | None = None) -
     from kaggle_kit.runs import latest_run
 
     if slug is not None:
-        return RunFolder.open(workspace, _slug_of(slug), run).path
+        return RunFolder.open(workspace, _slug_of(slug, workspace), run).path
     if Path(run).is_dir():
         return Path(run)
     matches = sorted(path for path in workspace.runs_dir.glob(f"*/{run}") if path.is_dir())
@@ -83,23 +83,23 @@ def find_run_folder(workspace: "Workspace", run: str, slug: str | None = None) -
     if matches:
         return matches[0]
     if run in list_competitions() or Path(run).is_file():  # a slug or a custom competition file
-        return latest_run(workspace, _slug_of(run)).path
+        return latest_run(workspace, _slug_of(run, workspace)).path
     raise RunNotFoundError(
         f"no run '{run}' under {workspace.runs_dir}; give a run folder path, or SLUG and RUN ('kit runs SLUG' lists them)"
     )
 
 
-def _slug_of(slug_or_spec: str) -> str:
+def _slug_of(slug_or_spec: str, workspace: "Workspace") -> str:
     from kaggle_kit.competitions import get_competition
 
-    return get_competition(slug_or_spec).slug
+    return get_competition(slug_or_spec, workspace).slug
 
 
 def build_page(artifacts: RunArtifacts, workspace: "Workspace", gallery_size: int) -> Page:
     labels = artifacts.val["label"].to_numpy()
     probs = artifacts.val["prob"].to_numpy(dtype=np.float64)
     threshold = artifacts.threshold
-    class_names = _class_names(artifacts.config.competition)
+    class_names = _class_names(artifacts.config.competition, workspace)
     roc, auc = figures.roc_png(labels, probs)
     calibration, ece = figures.calibration_png(labels, probs)
     matrix = figures.confusion(labels, probs, threshold)
@@ -137,11 +137,12 @@ def _learning_curves(artifacts: RunArtifacts) -> bytes | None:
     return figures.run_curves_png(history)
 
 
-def _class_names(slug: str) -> tuple[str, str]:
-    """The competition's class names; plain 0 and 1 when it is not registered here (a custom file)."""
+def _class_names(slug: str, workspace: "Workspace") -> tuple[str, str]:
+    """The competition's class names (a custom one's from its file, recorded in the workspace);
+    plain 0 and 1 when its file cannot be found."""
     from kaggle_kit.competitions import get_competition
 
     try:
-        return tuple(get_competition(slug).class_names)
+        return tuple(get_competition(slug, workspace).class_names)
     except KitError:
         return ("0", "1")
