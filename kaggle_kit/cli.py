@@ -18,20 +18,32 @@ import click
 
 from kaggle_kit import __version__
 from kaggle_kit.config import BALANCE_CHOICES, FILL_MODES, MIXED_PRECISION, OPTIMIZERS, SCHEDULES, STRATEGIES
-from kaggle_kit.errors import KitError
+from kaggle_kit.errors import KitError, KitWarning
 from kaggle_kit.secrets import scrub
 from kaggle_kit.tables import FORMATS
 
 
 class KitGroup(click.Group):
-    """Turns library errors into ``Error: ...`` and exit 1, with no traceback; no credential ever
-    reaches the terminal through a message, whatever code raised it."""
+    """Turns library errors into ``Error: ...`` and exit 1, with no traceback, and the library's
+    warnings (``KitWarning``) into ``Warning: ...`` lines on stderr; no credential ever reaches the
+    terminal through a message, whatever code raised it."""
 
     def invoke(self, ctx: click.Context):
-        try:
-            return super().invoke(ctx)
-        except KitError as exc:
-            raise click.ClickException(scrub(str(exc))) from None
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", KitWarning)
+            shown = warnings.showwarning
+
+            def show(message, category, *args, **kwargs):
+                if issubclass(category, KitWarning):
+                    click.echo(f"Warning: {scrub(str(message))}", err=True)
+                else:
+                    shown(message, category, *args, **kwargs)
+
+            warnings.showwarning = show  # restored when catch_warnings exits
+            try:
+                return super().invoke(ctx)
+            except KitError as exc:
+                raise click.ClickException(scrub(str(exc))) from None
 
 
 def workspace_options(command):

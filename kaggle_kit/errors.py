@@ -18,6 +18,10 @@ class KitError(Exception):
     """Base class of every error a user can cause and fix."""
 
 
+class KitWarning(UserWarning):
+    """Something the user may want to change, though the work goes on; the CLI prints ``Warning: ...``."""
+
+
 class UnknownNameError(KitError):
     """A competition, model or option value that is not registered."""
 

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from kaggle_kit.data.cache import ImageStore, consecutive_runs, create_array_file
-from kaggle_kit.data.decode import UnusableImage, decode_chunk, decode_image
+from kaggle_kit.data.decode import UnusableImage, decode_chunk, decode_image, frame_size
 from kaggle_kit.errors import CacheError
 
 
@@ -177,3 +177,35 @@ def test_a_file_whose_extension_lies_is_still_decoded(tmp_path):
     path = tmp_path / "really-a-png.tif"
     Image.new("RGB", (4, 4), (1, 2, 3)).save(path, format="PNG")
     assert decode_image(path, size=4)[0, 0].tolist() == [1, 2, 3]
+
+
+@pytest.mark.parametrize("orientation, turn", [(1, None), (3, Image.Transpose.ROTATE_180),
+                                               (6, Image.Transpose.ROTATE_270), (8, Image.Transpose.ROTATE_90)])
+def test_jpeg_exif_orientation_is_applied(tmp_path, orientation, turn):
+    stored = np.zeros((32, 64, 3), dtype=np.uint8)  # a wide frame: red left half, blue right half
+    stored[:, :32, 0] = 255
+    stored[:, 32:, 2] = 255
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    path = save(tmp_path, "photo.jpg", Image.fromarray(stored), exif=exif, quality=95)
+    shown = Image.fromarray(stored) if turn is None else Image.fromarray(stored).transpose(turn)
+    expected = np.asarray(shown.resize((8, 8), Image.Resampling.BILINEAR)).astype(int)
+    assert np.abs(decode_image(path, size=8).astype(int) - expected).max() < 40
+    assert frame_size(path) == shown.size
+
+
+def test_a_small_image_asked_at_a_larger_size_warns_once_per_prepare(cancer_tiny):
+    from click.testing import CliRunner
+
+    from kaggle_kit.cli import cli
+
+    result = CliRunner().invoke(cli, ["prepare", "histopathologic-cancer-detection", "--image-size", "64",
+                                                      "--crop", "0.5", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert result.stderr == (
+        "Warning: --image-size 64 is larger than the 12 px kept of the 24×24 images of histopathologic-cancer-detection "
+        "(--crop 0.5): they are enlarged 5.3× in the cache, which adds no detail; --image-size 12 keeps every pixel\n"
+    )
+    quiet = CliRunner().invoke(cli, ["prepare", "histopathologic-cancer-detection", "--image-size", "12",
+                                                     "--crop", "0.5", "--no-progress"])
+    assert quiet.exit_code == 0 and quiet.stderr == ""

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -21,7 +22,7 @@ from kaggle_kit.cli import cli
 from kaggle_kit.competitions import LabelOptions, get_competition
 from kaggle_kit.data import PrepareOptions, load_prepared, prepare
 from kaggle_kit.data.prepare import summary_lines
-from kaggle_kit.errors import CacheError, ConfigError, DataError
+from kaggle_kit.errors import CacheError, ConfigError, DataError, StorageError
 
 
 def run_prepare(workspace, slug=CANCER, workers=1, force=False, **options):
@@ -471,6 +472,58 @@ def test_a_fifo_given_as_a_labels_table_is_refused_at_once(cancer_tiny):
     with pytest.raises(DataError) as err:
         run_prepare(cancer_tiny)
     assert str(err.value) == f"{labels} is a FIFO (named pipe), not a file; point at a regular file"
+
+
+# --- disk full, short writes --------------------------------------------------------------
+def test_too_little_free_space_is_refused_before_building(cancer_tiny, small_disk):
+    shutil.copytree(cancer_tiny.raw_dir(CANCER), small_disk / "raw")
+    workspace = cancer_tiny.__class__.resolve(data_dir=small_disk / "data", raw_dir=small_disk / "raw")
+    with pytest.raises(StorageError) as err:
+        prepare(get_competition(CANCER), workspace, PrepareOptions(image_size=96), progress=False)
+    cache_root = workspace.cache_root(CANCER)
+    needed = 32 * 96 * 96 * 3 + 32 * 100 + 2**20
+    assert re.fullmatch(
+        re.escape(f"not enough free space in {cache_root} for the 96px-crop1-none-seed42 cache: it needs "
+                  f"{needed / 1e6:.1f} MB and ") + r"0\.[0-9] MB" + re.escape(
+                  " are free; free some space, use a smaller --image-size or --max-images, or a --data-dir on a "
+                  "larger disk"), str(err.value))
+    assert not [p for p in cache_root.rglob("*") if p.is_file() and p.name != ".prepare.lock"]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_disk_filling_up_mid_build_is_one_line_and_publishes_nothing(cancer_tiny, small_disk, monkeypatch, workers):
+    prepare_module = sys.modules["kaggle_kit.data.prepare"]  # `kaggle_kit.data.prepare` is also the function
+    monkeypatch.setattr(prepare_module, "check_free_space", lambda *args: None)  # as if another writer took the space
+    shutil.copytree(cancer_tiny.raw_dir(CANCER), small_disk / "raw")
+    workspace = cancer_tiny.__class__.resolve(data_dir=small_disk / "data", raw_dir=small_disk / "raw")
+    with pytest.raises(StorageError) as err:
+        prepare(get_competition(CANCER), workspace, PrepareOptions(image_size=96), workers=workers, progress=False)
+    assert str(err.value).startswith("cannot write ")
+    assert str(err.value).endswith(": no space left on the device; free some space, or write elsewhere")
+    assert not list(workspace.cache_root(CANCER).glob("*/manifest.json"))
+    assert not any((workspace.cache_root(CANCER) / ".building").iterdir())
+
+
+@pytest.mark.parametrize("short", ["half", "nothing"])
+def test_short_writes_are_completed_or_fail_never_leaving_blank_rows(cancer_tiny, monkeypatch, short):
+    import kaggle_kit.data.decode as decode
+
+    real_pwrite = os.pwrite
+
+    def short_pwrite(fd, data, offset):
+        if short == "nothing":
+            return 0
+        return real_pwrite(fd, bytes(data)[: max(1, len(data) // 2)], offset)
+
+    monkeypatch.setattr(decode.os, "pwrite", short_pwrite)
+    if short == "nothing":
+        with pytest.raises(StorageError, match="cannot write .*train.npy: "):
+            run_prepare(cancer_tiny)
+        assert not cache_folders(cancer_tiny)
+        return
+    data = run_prepare(cancer_tiny)
+    for row, image_id in zip(data.train_index["row"], data.train_index["id"]):
+        assert np.array_equal(data.train_store().read([row])[0], patch_pixels(int(image_id[2:]), 24))
 
 
 def test_an_unreadable_test_image_keeps_its_row_blank(cancer_tiny):

@@ -30,7 +30,8 @@ import pandas as pd
 
 from kaggle_kit.csvread import read_csv
 from kaggle_kit.data.decode import decode_chunk
-from kaggle_kit.errors import CacheError
+from kaggle_kit.errors import CacheError, StorageError
+from kaggle_kit.fsutil import storage_error
 
 MANIFEST = "manifest.json"
 CACHE_FORMAT = 1
@@ -190,7 +191,10 @@ def create_array_file(path: Path, count: int, size: int) -> int:
     """An N×size×size×3 uint8 ``.npy`` file with only its header written; returns the data offset."""
     # open_memmap writes the header and sizes the file (sparse); the map itself is
     # dropped at once so no page of it is ever touched here.
-    array = np.lib.format.open_memmap(path, mode="w+", dtype=np.uint8, shape=(count, size, size, 3))
+    try:
+        array = np.lib.format.open_memmap(path, mode="w+", dtype=np.uint8, shape=(count, size, size, 3))
+    except OSError as exc:
+        raise storage_error(exc, path) from None
     del array
     return read_npy_header(path)[1]
 
@@ -212,14 +216,48 @@ def fill_arrays(
             rows = list(range(start, min(start + CHUNK, len(paths))))
             tasks.append((job, (str(target), offset, size, crop, rows, list(paths[start:start + CHUNK]))))
     skipped: list[dict[int, str]] = [{} for _ in jobs]
+    written = [0 for _ in jobs]
     if workers <= 1 or len(tasks) <= 1:
         results = ((job, args[4], decode_chunk(*args)) for job, args in tasks)
     else:
         results = run_in_pool(tasks, workers)
-    for job, rows, chunk_skipped in results:
+    for job, rows, chunk_skipped in results:  # a chunk returns only once all its rows are on disk
         skipped[job].update(chunk_skipped)
+        written[job] += len(rows)
         progress(len(rows))
+    for (target, paths), rows in zip(jobs, written):
+        if rows != len(paths):
+            raise CacheError(f"{target}: {rows} of {len(paths)} rows were written; run `kit prepare` again")
     return skipped
+
+
+def verify_arrays(*paths: Path) -> None:
+    """Before a manifest is written: each array has exactly its header and rows (``ImageStore``
+    checks the size against the header), and is flushed to disk, so a power cut cannot leave a
+    complete-looking cache full of zeros."""
+    for path in paths:
+        ImageStore(path).close()
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise storage_error(exc, path) from None
+
+
+def _size(count: int) -> str:
+    return f"{count / 1e9:.1f} GB" if count >= 1e9 else f"{count / 1e6:.1f} MB"
+
+
+def check_free_space(folder: Path, needed: int, what: str, fix: str) -> None:
+    """Refuse to start writing ``needed`` bytes under ``folder`` when the disk has less free."""
+    free = shutil.disk_usage(folder).free
+    if free < needed:
+        raise StorageError(
+            f"not enough free space in {folder} for {what}: it needs {_size(needed)} and {_size(free)} are free; {fix}"
+        )
 
 
 def run_in_pool(tasks: list[tuple[int, tuple]], workers: int) -> Iterator[tuple[int, list[int], list[tuple[int, str]]]]:

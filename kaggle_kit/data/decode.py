@@ -10,6 +10,7 @@ is the reason written to ``skipped.csv``; callers skip it and carry on.
 
 from __future__ import annotations
 
+import errno
 import io
 import math
 import os
@@ -17,9 +18,9 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
-from kaggle_kit.fsutil import NotRegularFile, open_regular
+from kaggle_kit.fsutil import NotRegularFile, open_regular, storage_error
 
 # Pillow's BILINEAR resize widens its kernel with the reduction factor, so it
 # antialiases like an area filter; per image it measured 10-60 % cheaper than
@@ -33,6 +34,7 @@ RESAMPLE_NAME = "bilinear"
 MAX_PIXELS = 64 * 1024 * 1024
 MAX_FILE_BYTES = 256 * 1024 * 1024  # each file is read whole; competition images are kilobytes
 MIN_SIDE = 2
+ORIENTATION_TAG = 0x0112
 
 
 class UnusableImage(Exception):
@@ -51,11 +53,16 @@ def decode_image(path: str | os.PathLike, size: int, crop: float = 1.0) -> np.nd
             warnings.simplefilter("ignore", UserWarning)
             with open_image(data, path.suffix) as image:
                 check_dimensions(image.size)
-                if image.format == "JPEG":
+                jpeg = image.format in ("JPEG", "MPO")
+                if jpeg:
                     # Let libjpeg decode at 1/2, 1/4 or 1/8 scale when the output is that much smaller.
                     wanted = math.ceil(size / crop)
                     image.draft("RGB", (wanted, wanted))
                 image.load()
+                if jpeg:
+                    # A camera's EXIF Orientation says how the stored pixels are turned: apply it,
+                    # as every image viewer does, so the crop is the centre of what the user sees.
+                    ImageOps.exif_transpose(image, in_place=True)
                 rgb = to_rgb(image)
     except UnusableImage:
         raise
@@ -101,6 +108,19 @@ def read_file(path: Path) -> bytes:
         raise UnusableImage(f"not a regular file ({exc.kind})") from None
     except OSError as exc:
         raise UnusableImage(f"cannot read the file ({exc.strerror or type(exc).__name__})") from None
+
+
+def frame_size(path: str | os.PathLike) -> tuple[int, int] | None:
+    """An image's width and height as shown (EXIF orientation applied), from its header only;
+    None when it cannot be read."""
+    try:
+        with open_regular(path) as handle, Image.open(handle) as image:
+            width, height = image.size
+            if image.format in ("JPEG", "MPO") and image.getexif().get(ORIENTATION_TAG, 1) in (5, 6, 7, 8):
+                width, height = height, width  # a quarter turn
+            return width, height
+    except Exception:  # noqa: BLE001 - any unreadable file: the build lists it in skipped.csv
+        return None
 
 
 def check_dimensions(dimensions: tuple[int, int]) -> None:
@@ -174,9 +194,22 @@ def decode_chunk(target: str, offset: int, size: int, crop: float, rows: list[in
             pixels[slot] = decode_image(path, size, crop)
         except UnusableImage as exc:
             skipped.append((row, str(exc)))
-    fd = os.open(target, os.O_WRONLY | os.O_CLOEXEC)
     try:
-        os.pwrite(fd, memoryview(pixels).cast("B"), offset + rows[0] * size * size * 3)
-    finally:
-        os.close(fd)
+        fd = os.open(target, os.O_WRONLY | os.O_CLOEXEC)
+        try:
+            pwrite_all(fd, memoryview(pixels).cast("B"), offset + rows[0] * size * size * 3)
+        finally:
+            os.close(fd)
+    except OSError as exc:  # a full disk: the whole build stops with one line, never a half-written cache
+        raise storage_error(exc, target) from None
     return skipped
+
+
+def pwrite_all(fd: int, data: memoryview, offset: int) -> None:
+    """Write all of ``data`` at ``offset``: ``os.pwrite`` may write less than asked (a signal, a
+    nearly full disk), and an unchecked short write would leave blank rows in a "complete" cache."""
+    while len(data):
+        written = os.pwrite(fd, data, offset)
+        if written <= 0:
+            raise OSError(errno.EIO, f"pwrite wrote {written} bytes")
+        data, offset = data[written:], offset + written

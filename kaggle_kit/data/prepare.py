@@ -20,6 +20,7 @@ import json
 import os
 import shutil
 import time
+import warnings
 from dataclasses import dataclass, fields
 from datetime import datetime, timezone
 from pathlib import Path
@@ -35,20 +36,26 @@ from kaggle_kit.data.cache import (
     CACHE_FORMAT,
     MANIFEST,
     PreparedData,
+    check_free_space,
     clear_stale_builds,
     fill_arrays,
     new_build_dir,
     open_cache,
     publish,
+    verify_arrays,
 )
-from kaggle_kit.data.decode import RESAMPLE_NAME
-from kaggle_kit.errors import CacheError, ConfigError, DataError, shown
+from kaggle_kit.data.decode import RESAMPLE_NAME, frame_size
+from kaggle_kit.errors import CacheError, ConfigError, DataError, KitWarning, shown
 from kaggle_kit.fsutil import locked, write_csv_atomic, write_json_atomic
 from kaggle_kit.paths import Workspace
 
 
 LOCK_FILE = ".prepare.lock"
 SMALL_BUILD = 1000  # images; below this one process decodes faster than a pool starts
+
+
+class UpscalingWarning(KitWarning):
+    """``image_size`` beyond the pixels the images have after the crop."""
 
 
 @dataclass(frozen=True)
@@ -131,12 +138,18 @@ def prepare(
         label_options = LabelOptions(labels_file=options.labels_file, min_vote_fraction=options.min_vote_fraction)
         tables = competition.build_labels(raw, label_options)
         check_filter_applied(competition, options, tables)
+        if tables.train.empty or tables.test.empty:
+            raise DataError(f"the labels of {competition.slug} give {len(tables.train)} training and {len(tables.test)} "
+                            f"test rows; both are needed: check the label tables under {raw}")
+        warn_if_upscaling(competition, tables, options)
         write_label_tables(workspace.labels_dir(competition.slug), tables)
         source = source_fingerprint(raw, tables, options)
         key = cache_key(options, source)
         final = cache_root / key
         if not force and (final / MANIFEST).is_file():
             return open_cache(final, reused=True)
+        check_free_space(cache_root, cache_bytes(tables, options), f"the {options.readable_key()} cache",
+                         "free some space, use a smaller --image-size or --max-images, or a --data-dir on a larger disk")
         build_dir = new_build_dir(cache_root, key)
         try:
             workers = workers or default_workers(len(tables.train) + len(tables.test))
@@ -164,6 +177,28 @@ def prepare_current(competition: Competition, workspace: Workspace, options: Pre
         if recorded:
             options = dataclasses.replace(options, labels_file=Path(recorded))
     return prepare(competition, workspace, options, progress=progress)
+
+
+def warn_if_upscaling(competition: Competition, tables: LabelTables, options: PrepareOptions) -> None:
+    """Warn (``UpscalingWarning``) when the images are smaller than ``image_size`` after the crop: the
+    cache would hold them enlarged, which adds no detail and costs memory and time."""
+    frame = frame_size(tables.train["path"].iloc[0]) or (competition.native_size if all(competition.native_size) else None)
+    if frame is None:
+        return  # nothing to measure: the build lists the unreadable image in skipped.csv
+    kept = min(max(1, round(side * float(options.crop))) for side in frame)
+    if options.image_size > kept:
+        warnings.warn(UpscalingWarning(
+            f"--image-size {options.image_size} is larger than the {kept} px kept of the {frame[0]}×{frame[1]} "
+            f"images of {competition.slug} (--crop {float(options.crop):g}): they are enlarged "
+            f"{options.image_size / kept:.1f}× in the cache, which adds no detail; --image-size {kept} keeps every pixel"
+        ), stacklevel=2)
+
+
+def cache_bytes(tables: LabelTables, options: PrepareOptions) -> int:
+    """About what a cache takes on disk: its two uint8 arrays (at most every row) and the index files."""
+    rows = (len(tables.train) if options.max_images is None else min(len(tables.train), options.max_images))
+    rows += len(tables.test)
+    return rows * options.image_size ** 2 * 3 + rows * 100 + (1 << 20)
 
 
 def load_prepared(competition: Competition, workspace: Workspace, options: PrepareOptions) -> PreparedData:
@@ -451,7 +486,7 @@ def decode_splits(
     with tqdm(total=len(train) + len(test), unit="img", desc=f"prepare {slug}", disable=not progress,
               leave=False) as bar:
         skipped = fill_arrays(jobs, options.image_size, float(options.crop), workers=workers, progress=bar.update)
-    sync_files(*(target for target, _ in jobs))
+    verify_arrays(*(target for target, _ in jobs))
     return skipped[0], skipped[1]
 
 
@@ -473,14 +508,3 @@ def skipped_table(train: pd.DataFrame, train_skipped: dict[int, str], test: pd.D
     rows = [("train", train.at[row, "id"], train.at[row, "path"], reason) for row, reason in sorted(train_skipped.items())]
     rows += [("test", test.at[row, "id"], test.at[row, "path"], reason) for row, reason in sorted(test_skipped.items())]
     return pd.DataFrame(rows, columns=["split", "id", "path", "reason"])
-
-
-def sync_files(*paths: Path) -> None:
-    """Flush the arrays to disk before the cache is published, so a power cut cannot leave a
-    complete-looking cache full of zeros."""
-    for path in paths:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
