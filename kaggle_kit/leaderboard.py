@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kaggle_kit.csvread import read_csv
-from kaggle_kit.errors import DataError, SubmissionError
+from kaggle_kit.errors import DataError, SubmissionError, shown
 from kaggle_kit.fsutil import locked, write_csv_atomic
 from kaggle_kit.tables import Column, column, render
 
@@ -179,6 +179,14 @@ def read_leaderboard_file(path: Path) -> "pd.DataFrame":
     missing = [c for c in COLUMNS if c not in board.columns]
     if missing:
         raise DataError(f"{path} lacks column(s) {', '.join(missing)}; fix or delete it")
+    for column in ("score", "accuracy", "auc"):  # a hand-edited cell must not break the ranking
+        numbers = pd.to_numeric(board[column], errors="coerce")
+        bad = (numbers.isna() & board[column].notna()) if column == "auc" else numbers.isna()  # no AUC: empty
+        if bad.any():
+            row = list(bad).index(True)
+            raise DataError(f"{path} line {row + 2}: {column} {shown(board[column].iloc[row])} is not a number; "
+                            "fix or delete that row")
+        board[column] = numbers
     return board
 
 

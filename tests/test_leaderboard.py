@@ -185,3 +185,18 @@ def test_kit_leaderboard_speaks_json_and_csv(galaxy_labels, tmp_path):
 
 def test_an_empty_leaderboard_is_an_empty_list_in_json(galaxy_labels):
     assert CliRunner().invoke(cli, ["leaderboard", GALAXY, "--format", "json"]).output == "[]\n"
+
+
+@pytest.mark.parametrize("column, value, shown", [("score", "great", "'great'"), ("accuracy", "", "nan"),
+                                                   ("auc", "0,9", "'0,9'"), ("score", "NA", "nan")])
+def test_a_hand_edited_board_is_one_line_naming_the_row(galaxy_labels, tmp_path, column, value, shown):
+    score = score_submission(get_competition(GALAXY), galaxy_labels, write(tmp_path / "s.csv", TRUTH["id"], [0, 1, 1, 1]))
+    record_score(galaxy_labels, GALAXY, entry("run-a"), score, now=at(5))
+    record_score(galaxy_labels, GALAXY, entry("run-b"), score, now=at(6))
+    path = galaxy_labels.submission_dir(GALAXY) / "leaderboard.csv"
+    board = pd.read_csv(path, dtype=str, keep_default_na=False)
+    board.loc[1, column] = value
+    board.to_csv(path, index=False)
+    result = CliRunner().invoke(cli, ["leaderboard", GALAXY])
+    assert result.exit_code == 1
+    assert result.output == f"Error: {path} line 3: {column} {shown} is not a number; fix or delete that row\n"
