@@ -235,6 +235,16 @@ def test_subsampling_is_reported_apart_from_balancing(cancer_tiny):
                                         "subsample: 12 of 16 training rows (stratified, seed 42)"]
 
 
+def test_a_labels_file_for_a_competition_that_takes_none_is_refused(cancer_tiny, tmp_path):
+    table = tmp_path / "gz2_hart16.csv"
+    table.write_text("dr7objid,gz2_class\n1,Ei\n")
+    with pytest.raises(ConfigError) as err:
+        run_prepare(cancer_tiny, labels_file=table)
+    assert str(err.value) == ("--labels supplies the gz2_hart16 table of galaxy-zoo-2; histopathologic-cancer-detection "
+                              "takes its labels from its own files: drop the option")
+    assert not cache_folders(cancer_tiny)
+
+
 def test_a_vote_filter_on_a_competition_without_votes_is_refused(cancer_tiny):
     with pytest.raises(ConfigError) as err:
         run_prepare(cancer_tiny, min_vote_fraction=0.8)

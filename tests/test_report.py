@@ -327,3 +327,25 @@ def test_report_renders_in_headless_chromium_with_every_image_loaded(conv_report
     run_chromium(browser, tmp_path / "profile", f"--screenshot={shot}", "--window-size=1200,2400", conv_report.as_uri())
     colours = Image.open(shot).convert("RGB").getcolors(maxcolors=1 << 20)
     assert colours is None or len(colours) > 50  # None: more colours than counted, certainly not blank
+
+
+def test_a_custom_competition_report_shows_its_class_names_and_images(workspace_env, tmp_path):
+    from PIL import Image
+
+    from _fixtures_prepare import patch_pixels
+    from kaggle_kit.competitions import get_competition
+    from kaggle_kit.data.prepare import PrepareOptions, prepare
+
+    (tmp_path / "sky" / "images").mkdir(parents=True)
+    for i in range(30):
+        Image.fromarray(patch_pixels(i, IMAGE_SIZE)).save(tmp_path / "sky" / "images" / f"s{i:02d}.png")
+    (tmp_path / "sky" / "labels.csv").write_text("id,label\n" + "".join(f"s{i:02d},{i % 2}\n" for i in range(30)))
+    spec = tmp_path / "sky" / "sky.yaml"
+    spec.write_text("slug: sky\nimages: images\nlabels: labels.csv\nextension: .png\nclass_names: [calm, storm]\n")
+    prepared = prepare(get_competition(str(spec)), workspace_env, PrepareOptions(image_size=IMAGE_SIZE), progress=False)
+    ids = prepared.train_index["id"].tolist()[:20]
+    folder = write_fake_run(workspace_env.runs_root("sky") / "sky-run", ids, competition="sky", image_size=IMAGE_SIZE)
+    html = write_report(folder, workspace_env, gallery_size=GALLERY).read_text()
+    assert "Validation images are not shown" not in html
+    assert all("<img" in figure for figure in gallery_figures(html, "mistakes"))
+    assert "storm" in html and "calm" in html

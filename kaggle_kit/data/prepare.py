@@ -276,11 +276,16 @@ def default_workers(images: int) -> int:
 
 # --- label tables ------------------------------------------------------------------
 def check_filter_applied(competition: Competition, options: PrepareOptions, tables: LabelTables) -> None:
-    """A confidence filter the competition's labels cannot apply is an error, not a silent no-op."""
+    """A confidence filter or labels file the competition's labels cannot use is an error, not a silent no-op."""
     if options.min_vote_fraction is not None and "min_vote_fraction" not in tables.notes:
         raise ConfigError(
             f"--min-vote-fraction needs volunteer vote fractions, which {competition.slug} does not have "
             "(galaxy-zoo-2 does); drop the option"
+        )
+    if options.labels_file is not None and "labels_file" not in tables.notes:
+        raise ConfigError(
+            f"--labels supplies the gz2_hart16 table of galaxy-zoo-2; {competition.slug} takes its labels from its "
+            "own files: drop the option"
         )
 
 
@@ -295,11 +300,11 @@ def write_label_tables(labels_dir: Path, tables: LabelTables) -> None:
 
 
 def source_fingerprint(raw: Path, tables: LabelTables, options: PrepareOptions) -> dict[str, Any]:
-    """What the cache was built from: a digest of the label tables (ids, labels, image paths) and
-    one of every image file's name, size and modification time (``stat`` only, no byte read:
+    """What the cache was built from: a digest of the label tables (ids, labels) and one of every
+    image file's path, size and modification time (``stat`` only, no byte read:
     277k files take about a second, docs/benchmarks.md)."""
-    labels = hashlib.sha256()
-    for frame in (tables.train[["id", "label", "path"]], tables.test[["id", "path"]]):
+    labels = hashlib.sha256()  # the image paths are in the images' digest
+    for frame in (tables.train[["id", "label"]], tables.test[["id"]]):
         labels.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
     return {
         "raw_dir": str(raw),
