@@ -63,8 +63,10 @@ VAL_PREDICTION_COLUMNS = ("id", "label", "prob")  # then "fold" with folds
 
 
 def check_run_id(run_id: str) -> str:
-    """``run_id`` when it names a folder directly under ``runs/<slug>/``; a path (``../x``, ``a/b``) is refused."""
-    if not run_id or run_id in (".", "..") or "/" in run_id or "\\" in run_id or run_id.startswith("."):
+    """``run_id`` when it names a folder directly under ``runs/<slug>/``; a path (``../x``, ``a/b``) or a
+    name longer than a file name can be is refused."""
+    if (not run_id or run_id in (".", "..") or "/" in run_id or "\\" in run_id or run_id.startswith(".")
+            or len(run_id.encode()) > 255):  # longer than any file name: stat would fail, not say "no run"
         raise RunNotFoundError(f"'{run_id}' is not a run id; pass the name of a folder in runs/<slug>/ (see 'kit runs')")
     return run_id
 

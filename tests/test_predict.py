@@ -144,3 +144,18 @@ def test_a_long_ensemble_gets_a_short_stable_name(workspace_env):
     assert name == prediction_name(list(reversed(ids)), "flips")
     assert name.startswith("ensemble8-") and name.endswith("-flips") and len(name) < 40
     assert prediction_name(["b", "a"]) == "a+b"
+
+
+def test_a_run_id_longer_than_a_file_name_can_be_is_refused(workspace_env):
+    from click.testing import CliRunner
+
+    from kaggle_kit.cli import cli
+
+    long_id = "r" * 300
+    for command in (["predict", "histopathologic-cancer-detection", "--run", long_id, "--no-progress"],
+                    ["submit", "histopathologic-cancer-detection", "--run", long_id, "--no-progress"]):
+        result = CliRunner().invoke(cli, command)
+        assert result.exit_code == 1
+        assert result.output == f"Error: '{long_id}' is not a run id; pass the name of a folder in runs/<slug>/ (see 'kit runs')\n"
+    result = CliRunner().invoke(cli, ["report", long_id])
+    assert result.exit_code == 1 and result.output.startswith(f"Error: no run '{long_id}' under ")

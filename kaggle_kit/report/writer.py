@@ -74,7 +74,7 @@ def find_run_folder(workspace: "Workspace", run: str, slug: str | None = None) -
 
     if slug is not None:
         return RunFolder.open(workspace, _slug_of(slug, workspace), run).path
-    if Path(run).is_dir():
+    if _is_dir(Path(run)):
         return Path(run)
     matches = sorted(path for path in workspace.runs_dir.glob(f"*/{run}") if path.is_dir())
     if len(matches) > 1:
@@ -82,11 +82,18 @@ def find_run_folder(workspace: "Workspace", run: str, slug: str | None = None) -
         raise RunNotFoundError(f"run id '{run}' exists for several competitions ({slugs}); give SLUG before RUN")
     if matches:
         return matches[0]
-    if run in list_competitions() or Path(run).is_file():  # a slug or a custom competition file
+    if run in list_competitions() or run.endswith((".yaml", ".yml", ".toml")):  # a slug or a custom competition file
         return latest_run(workspace, _slug_of(run, workspace)).path
     raise RunNotFoundError(
         f"no run '{run}' under {workspace.runs_dir}; give a run folder path, or SLUG and RUN ('kit runs SLUG' lists them)"
     )
+
+
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:  # a name too long for the file system is no run folder
+        return False
 
 
 def _slug_of(slug_or_spec: str, workspace: "Workspace") -> str:
