@@ -81,6 +81,10 @@ def validate_submission(frame_or_path, sample_submission, metric: str, *, limit:
         if first is None:
             return Problems([Problem(HEADER_LINE, f"the file is empty; expected the header {','.join(sample_header)}")])
         found.add_all(_header_problems(first[1], sample_header))
+        if not _is_submission(first[1], sample_header):
+            found.add(Problem(HEADER_LINE, "this is not a submission file (no column of the sample submission); "
+                                           "its rows are not checked or shown"))
+            return found.result()
         ids = _IdTracker([cells[0] for _, cells in sample_rows])
         for line, cells in rows:
             if len(cells) != len(sample_header):
@@ -267,12 +271,24 @@ class _IdTracker:
 
 
 def _header_problems(header: list[str], expected: list[str]) -> list[Problem]:
+    """The header's problem. Only the expected names are ever quoted: a file that is not a
+    submission at all (a token file, ``.env``) must not have its first line printed."""
     if header == expected:
         return []
     if [name.strip() for name in header] == expected:
         return [Problem(HEADER_LINE, f"header {','.join(header)!r} has spaces around its names; "
                                      f"write exactly {','.join(expected)}")]
-    return [Problem(HEADER_LINE, f"header is {','.join(header)}; expected {','.join(expected)} (same columns, same order)")]
+    if set(header) <= set(expected):
+        return [Problem(HEADER_LINE, f"header is {','.join(header)}; expected {','.join(expected)} "
+                                     "(same columns, same order)")]
+    known = [name for name in header if name in expected]
+    return [Problem(HEADER_LINE, f"header has {len(header)} column(s), {len(header) - len(known)} of them not in "
+                                 f"the sample submission; expected {','.join(expected)} (same columns, same order)")]
+
+
+def _is_submission(header: list[str], expected: list[str]) -> bool:
+    """Whether the file is meant as a submission: its header has one of the expected column names."""
+    return any(name.strip() in expected for name in header)
 
 
 def _cell_problem(cell: str, column: str, check_value: Callable[[float], str | None]) -> str | None:

@@ -223,3 +223,22 @@ def test_a_fifo_named_like_a_submission_is_refused_without_blocking(tmp_path):
     with pytest.raises(SubmissionError) as err:
         validate_submission(fifo, SAMPLE, "auc")
     assert str(err.value) == f"{fifo} is a FIFO (named pipe), not a file; point at a regular file"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["0123456789abcdef0123456789abcdef\n",  # a token file
+     "KAGGLE_USERNAME=alice\nKAGGLE_KEY=0123456789abcdef0123456789abcdef\n",  # an .env file
+     "user,secret\nalice,0123456789abcdef0123456789abcdef\n"],
+    ids=["token", "env", "credentials-csv"],
+)
+def test_a_file_that_is_not_a_submission_is_never_echoed(tmp_path, text):
+    problems = validate_submission(write(tmp_path, text, "secrets.txt"), SAMPLE, "auc")
+    shown = " ".join(messages(problems))
+    assert "0123456789abcdef" not in shown and "alice" not in shown
+    columns = len(text.splitlines()[0].split(","))
+    assert messages(problems) == [
+        f"line 1: header has {columns} column(s), {columns} of them not in the sample submission; "
+        "expected id,label (same columns, same order)",
+        "line 1: this is not a submission file (no column of the sample submission); its rows are not checked or shown",
+    ]
