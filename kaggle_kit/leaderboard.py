@@ -173,7 +173,7 @@ def read_leaderboard_file(path: Path) -> "pd.DataFrame":
     if not path.exists():
         return pd.DataFrame(columns=list(COLUMNS))
     try:
-        board = pd.read_csv(path, dtype={"run": str, "tta": str, "config_hash": str, "image_size": str, "file": str})
+        board = read_csv(path, text_columns=("run", "tta", "config_hash", "image_size", "file"))
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise DataError(f"{path} is not a readable leaderboard ({type(exc).__name__}); fix or delete it") from None
     missing = [c for c in COLUMNS if c not in board.columns]

@@ -200,3 +200,15 @@ def test_a_hand_edited_board_is_one_line_naming_the_row(galaxy_labels, tmp_path,
     result = CliRunner().invoke(cli, ["leaderboard", GALAXY])
     assert result.exit_code == 1
     assert result.output == f"Error: {path} line 3: {column} {shown} is not a number; fix or delete that row\n"
+
+
+@pytest.mark.timeout(120)
+def test_a_fifo_in_place_of_the_board_is_refused_not_waited_on(galaxy_labels):
+    import os
+
+    path = galaxy_labels.submission_dir(GALAXY) / "leaderboard.csv"
+    path.parent.mkdir(parents=True)
+    os.mkfifo(path)
+    result = CliRunner().invoke(cli, ["leaderboard", GALAXY])
+    assert result.exit_code == 1
+    assert result.output == f"Error: {path} is a FIFO (named pipe), not a file; point at a regular file\n"
