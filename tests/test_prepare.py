@@ -145,6 +145,21 @@ def test_train_never_reuses_a_cache_built_from_labels_changed_since(cancer_tiny)
     assert again.train_index.set_index("id").loc["tr023", "label"] == 1
 
 
+def test_without_its_raw_files_a_cache_is_used_unchecked_with_a_warning(cancer_tiny, tmp_path):
+    from kaggle_kit.data.prepare import UncheckedCacheWarning, prepare_current
+
+    built = run_prepare(cancer_tiny)
+    raw = cancer_tiny.raw_dir(CANCER)
+    shutil.move(raw, tmp_path / "moved-away")
+    with pytest.warns(UncheckedCacheWarning) as caught:
+        used = prepare_current(get_competition(CANCER), cancer_tiny, PrepareOptions(image_size=24), progress=False)
+    assert used.root == built.root
+    assert str(caught[0].message) == (
+        f"raw files of {CANCER} not found at {raw}: using the cache {built.root.name} without checking its labels "
+        "and images for changes; pass --raw-dir to check them"
+    )
+
+
 def test_prepare_current_rebuilds_with_the_labels_file_the_cache_was_built_with(galaxy_tiny, tmp_path):
     from kaggle_kit.data.prepare import prepare_current
 

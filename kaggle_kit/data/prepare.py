@@ -58,6 +58,10 @@ class UpscalingWarning(KitWarning):
     """``image_size`` beyond the pixels the images have after the crop."""
 
 
+class UncheckedCacheWarning(KitWarning):
+    """A cache used without its raw files, so without checking them for changes."""
+
+
 @dataclass(frozen=True)
 class PrepareOptions:
     """What a cache is built from; every field but ``labels_file`` is part of its identity."""
@@ -169,13 +173,19 @@ def prepare_current(competition: Competition, workspace: Workspace, options: Pre
     edited or images replaced since is never trained on or predicted from.
 
     Without ``options.labels_file``, the labels file the newest such cache was built with
-    (``kit prepare --labels``) is used again.
+    (``kit prepare --labels``) is used again. Without the raw files (deleted to save space, or
+    a ``--raw-dir`` not given again), that cache is used unchecked, with an ``UncheckedCacheWarning``.
     """
-    if options.labels_file is None:
-        previous = newest_cache(workspace.cache_root(competition.slug), options)
-        recorded = previous and previous[1].get("source", {}).get("labels_file")
-        if recorded:
-            options = dataclasses.replace(options, labels_file=Path(recorded))
+    previous = newest_cache(workspace.cache_root(competition.slug), options)
+    raw = competition.raw_dir(workspace)
+    if previous is not None and not raw.is_dir():
+        warnings.warn(UncheckedCacheWarning(
+            f"raw files of {competition.slug} not found at {raw}: using the cache {previous[0].name} without "
+            "checking its labels and images for changes; pass --raw-dir to check them"), stacklevel=2)
+        return open_cache(previous[0], reused=True)
+    recorded = previous and previous[1].get("source", {}).get("labels_file")
+    if options.labels_file is None and recorded:
+        options = dataclasses.replace(options, labels_file=Path(recorded))
     return prepare(competition, workspace, options, progress=progress)
 
 
