@@ -38,6 +38,7 @@ MAX_PROBLEMS = 200  # listed; beyond this they are counted ("and N more")
 _NUMBER = re.compile(r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?", re.ASCII)
 _NAN = re.compile(r"[-+]?nan", re.IGNORECASE)
 _INF = re.compile(r"[-+]?inf(?:inity)?", re.IGNORECASE)
+_SHAPE, _ID, _MISSING_ID, _VALUE = range(4)  # on one line, problems are listed in this order
 
 
 @dataclass(frozen=True)
@@ -90,12 +91,12 @@ def validate_submission(frame_or_path, sample_submission, metric: str, *, limit:
             if len(cells) != len(sample_header):
                 found.add(Problem(line, f"has {len(cells)} field(s); expected {len(sample_header)}"))
                 continue
-            found.add_all(ids.see(line, cells[0]), kind=1)
+            found.add_all(ids.see(line, cells[0]), kind=_ID)
             for column, cell in zip(sample_header[1:], cells[1:]):
                 message = _cell_problem(cell, column, check_value)
                 if message:
-                    found.add(Problem(line, message), kind=3)
-    found.add_all(ids.finish(), kind=2)
+                    found.add(Problem(line, message), kind=_VALUE)
+    found.add_all(ids.finish(), kind=_MISSING_ID)
     return found.result()
 
 
@@ -210,8 +211,8 @@ class _Findings:
     def __init__(self, limit: int):
         self.limit, self.total, self.heap = limit, 0, []
 
-    def add(self, problem: Problem, kind: int = 0) -> None:
-        """``kind`` orders problems on one line: the header/shape (0), ids (1), missing ids (2), values (3)."""
+    def add(self, problem: Problem, kind: int = _SHAPE) -> None:
+        """``kind`` orders the problems of one line (``_SHAPE`` < ``_ID`` < ``_MISSING_ID`` < ``_VALUE``)."""
         self.total += 1
         entry = (-problem.line, -kind, -self.total, problem)  # a max-heap on (line, kind, order found)
         if len(self.heap) < self.limit:
@@ -219,7 +220,7 @@ class _Findings:
         elif entry > self.heap[0]:
             heapq.heapreplace(self.heap, entry)
 
-    def add_all(self, problems, kind: int = 0) -> None:
+    def add_all(self, problems, kind: int = _SHAPE) -> None:
         for problem in problems:
             self.add(problem, kind)
 

@@ -143,8 +143,8 @@ def prepare(
         tables = competition.build_labels(raw, label_options)
         check_filter_applied(competition, options, tables)
         if tables.train.empty or tables.test.empty:
-            raise DataError(f"the labels of {competition.slug} give {len(tables.train)} training and {len(tables.test)} "
-                            f"test rows; both are needed: check the label tables under {raw}")
+            raise DataError(f"the labels of {competition.slug} give {len(tables.train)} training and "
+                            f"{len(tables.test)} test rows; both are needed: check the label tables under {raw}")
         warn_if_upscaling(competition, tables, options)
         write_label_tables(workspace.labels_dir(competition.slug), tables)
         source = source_fingerprint(raw, tables, options)
@@ -192,7 +192,8 @@ def prepare_current(competition: Competition, workspace: Workspace, options: Pre
 def warn_if_upscaling(competition: Competition, tables: LabelTables, options: PrepareOptions) -> None:
     """Warn (``UpscalingWarning``) when the images are smaller than ``image_size`` after the crop: the
     cache would hold them enlarged, which adds no detail and costs memory and time."""
-    frame = frame_size(tables.train["path"].iloc[0]) or (competition.native_size if all(competition.native_size) else None)
+    known = competition.native_size if all(competition.native_size) else None
+    frame = frame_size(tables.train["path"].iloc[0]) or known
     if frame is None:
         return  # nothing to measure: the build lists the unreadable image in skipped.csv
     kept = min(max(1, round(side * float(options.crop))) for side in frame)
