@@ -26,7 +26,7 @@ FILL_MODES = ("reflect", "constant", "nearest", "wrap")
 OPTIMIZERS = ("adam", "adamw", "rmsprop", "sgd")
 SCHEDULES = ("constant", "cosine", "plateau")
 STRATEGIES = ("auto", "none", "mirrored", "multiworker")
-MIXED_PRECISION = ("auto", "on", "off")
+MIXED_PRECISION = ("auto", "on", "off", "float16", "bfloat16")
 DATA_SETTINGS = ("image_size", "crop", "balance", "min_vote_fraction", "max_images", "seed")  # the cache's identity
 
 

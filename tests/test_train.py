@@ -292,7 +292,7 @@ def test_mixed_precision_only_on_a_gpu_or_when_asked_and_restored_after(gpus, mo
     before = keras.mixed_precision.global_policy().name
     with model.precision_policy(TrainConfig(competition="t", mixed_precision="auto")) as policy:
         assert policy == keras.mixed_precision.global_policy().name == ("mixed_float16" if gpus else "float32")
-    with model.precision_policy(TrainConfig(competition="t", mixed_precision="on")) as policy:
+    with model.precision_policy(TrainConfig(competition="t", mixed_precision="float16")) as policy:
         assert policy == keras.mixed_precision.global_policy().name == "mixed_float16"
     with model.precision_policy(TrainConfig(competition="t", mixed_precision="off")) as policy:
         assert policy == keras.mixed_precision.global_policy().name == "float32"

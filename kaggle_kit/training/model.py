@@ -62,12 +62,13 @@ def gpu_count() -> int:
 
 @contextlib.contextmanager
 def precision_policy(config: TrainConfig) -> Iterator[str]:
-    """mixed_float16 on a GPU (``auto``) or when asked (``on``); the previous policy restored after."""
+    """The policy ``config.mixed_precision`` asks for on this hardware (``training.precision``); restored after."""
     import keras
 
-    wanted = config.mixed_precision == "on" or (config.mixed_precision == "auto" and gpu_count() > 0)
+    from kaggle_kit.training.precision import cpu_supports_bfloat16, policy_name
+
     previous = keras.mixed_precision.global_policy().name
-    policy = "mixed_float16" if wanted else "float32"
+    policy = policy_name(config.mixed_precision, gpus=gpu_count(), cpu_bf16=cpu_supports_bfloat16())
     keras.mixed_precision.set_global_policy(policy)
     try:
         yield policy
