@@ -371,6 +371,10 @@ TRAIN_OPTIONS = [
     click.option("--brightness-range", type=float, nargs=2, default=None, metavar="LOW HIGH",
                  help="Brightness multiplier range, e.g. 0.9 1.1."),
     click.option("--contrast-range", type=float, help="Contrast change by up to this fraction."),
+    click.option("--hed-range", type=float,
+                 help="HED stain jitter per image (Tellez et al. 2019): 0.05 light, 0.2 strong."),
+    click.option("--hue-range", type=float, help="Hue turned by up to this fraction of the colour circle."),
+    click.option("--saturation-range", type=float, help="Saturation multiplied by 1 ± this."),
     click.option("--fill-mode", type=click.Choice(FILL_MODES)),
 ]
 

@@ -37,7 +37,9 @@ class AugmentConfig:
     Ranges follow ImageDataGenerator: ``rotation_range`` and ``shear_range`` in
     degrees, shifts and zoom as fractions of the image size, ``brightness_range``
     as a (low, high) multiplier pair. ``dihedral`` draws one of the 8 flips and
-    quarter-turns, for images with no preferred orientation.
+    quarter-turns, for images with no preferred orientation. ``hed_range``,
+    ``hue_range`` and ``saturation_range`` jitter each image's colour (stain and
+    scanner variation between slides; the maths in ``data.stain``).
     """
 
     rotation_range: float = 0.0
@@ -51,6 +53,10 @@ class AugmentConfig:
     brightness_range: tuple[float, float] | None = None
     contrast_range: float = 0.0
     fill_mode: str = "reflect"
+    # Colour, for stain and scanner variation between slides (data/stain.py); not ImageDataGenerator's.
+    hed_range: float = 0.0  # HED stain jitter σ (Tellez et al. 2019: 0.05 light, 0.2 strong)
+    hue_range: float = 0.0  # hue turned by up to this fraction of the colour circle
+    saturation_range: float = 0.0  # saturation multiplied by 1 ± this
 
     def __post_init__(self) -> None:
         _coerce_fields(self, prefix="augment.")
@@ -249,6 +255,9 @@ def _validate(c: TrainConfig) -> None:
     for name in ("width_shift_range", "height_shift_range", "zoom_range", "contrast_range"):
         _check(0.0 <= getattr(a, name) < 1.0, f"augment.{name} must be a fraction from 0 to below 1")
     _check(0.0 <= a.shear_range < 90.0, "augment.shear_range must be degrees from 0 to below 90")
+    _check(0.0 <= a.hed_range <= 1.0, "augment.hed_range must be from 0 to 1 (Tellez et al.: 0.05 light, 0.2 strong)")
+    _check(0.0 <= a.hue_range <= 0.5, "augment.hue_range must be a fraction of the colour circle from 0 to 0.5")
+    _check(0.0 <= a.saturation_range < 1.0, "augment.saturation_range must be a fraction from 0 to below 1")
     if a.brightness_range is not None:
         low, high = a.brightness_range
         _check(0.0 < low <= high, "augment.brightness_range must be a pair low <= high, both above 0")

@@ -205,3 +205,49 @@ def apply_affine(images, theta, shift_rows, shift_cols, shear, zoom_rows, zoom_c
         images=images, transforms=transforms, output_shape=[height, width], fill_value=0.0,
         interpolation="BILINEAR", fill_mode=FILL_MODES[fill_mode],
     )
+
+
+@keras.saving.register_keras_serializable(package="kaggle_kit")
+class RandomStainJitter(_PerImageLayer):
+    """HED stain augmentation (Tellez et al. 2019): per image and stain, concentration × (1 + α) + β,
+    α and β ~ U(−hed_range, hed_range). The maths: ``data.stain.hed_jitter``."""
+
+    def __init__(self, hed_range, seed=None, **kwargs):
+        super().__init__(seed=seed, **kwargs)
+        self.hed_range = float(hed_range)
+
+    def draw(self, batch, seed):
+        spread = self.hed_range
+        return {"scale": keras.random.uniform((batch, 3), -spread, spread, seed=seed),
+                "shift": keras.random.uniform((batch, 3), -spread, spread, seed=seed)}
+
+    def apply(self, images, transformation):
+        from kaggle_kit.data.stain import hed_jitter
+
+        return hed_jitter(images, transformation["scale"], transformation["shift"])
+
+    def get_config(self):
+        return {**super().get_config(), "hed_range": self.hed_range}
+
+
+@keras.saving.register_keras_serializable(package="kaggle_kit")
+class RandomHueSaturation(_PerImageLayer):
+    """Per image, hue turned by U(−hue_range, hue_range) of the colour circle and saturation multiplied
+    by U(1 − saturation_range, 1 + saturation_range). The maths: ``data.stain.hue_saturation_jitter``."""
+
+    def __init__(self, hue_range=0.0, saturation_range=0.0, seed=None, **kwargs):
+        super().__init__(seed=seed, **kwargs)
+        self.hue_range, self.saturation_range = float(hue_range), float(saturation_range)
+
+    def draw(self, batch, seed):
+        return {"hue_shift": keras.random.uniform((batch,), -self.hue_range, self.hue_range, seed=seed),
+                "saturation_scale": keras.random.uniform(
+                    (batch,), 1.0 - self.saturation_range, 1.0 + self.saturation_range, seed=seed)}
+
+    def apply(self, images, transformation):
+        from kaggle_kit.data.stain import hue_saturation_jitter
+
+        return hue_saturation_jitter(images, transformation["hue_shift"], transformation["saturation_scale"])
+
+    def get_config(self):
+        return {**super().get_config(), "hue_range": self.hue_range, "saturation_range": self.saturation_range}

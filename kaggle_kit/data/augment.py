@@ -54,7 +54,9 @@ def build_augmenter(augment: AugmentConfig, image_size: int, seed: int) -> Augme
     Flips and the dihedral group (``RandomDihedral``: one pixel gather, on the
     uint8 batch), then rotation, shift, shear and zoom composed into one matrix
     and one bilinear resampling with ``fill_mode`` (``RandomAffine``, as
-    ImageDataGenerator's ``apply_affine_transform``), then brightness (a
+    ImageDataGenerator's ``apply_affine_transform``), then colour: HED stain
+    jitter (``RandomStainJitter``) and hue/saturation (``RandomHueSaturation``),
+    then brightness (a
     multiplier, as ImageDataGenerator's ``brightness_range``) and contrast
     (Keras ``RandomContrast``). Returns ``None`` when nothing is asked for: no
     augmentation stage at all.
@@ -67,7 +69,7 @@ def build_augmenter(augment: AugmentConfig, image_size: int, seed: int) -> Augme
 def _layers_for(a: AugmentConfig, seed: int) -> list:
     from keras import layers
 
-    from kaggle_kit.data._layers import RandomAffine
+    from kaggle_kit.data._layers import RandomAffine, RandomHueSaturation, RandomStainJitter
 
     stack: list = []
     orientations = _orientations(a)
@@ -77,6 +79,10 @@ def _layers_for(a: AugmentConfig, seed: int) -> list:
     if a.rotation_range or a.width_shift_range or a.height_shift_range or a.shear_range or a.zoom_range:
         stack.append(RandomAffine(a.rotation_range, a.width_shift_range, a.height_shift_range, a.shear_range,
                                   a.zoom_range, fill_mode=a.fill_mode, seed=seed))
+    if a.hed_range:
+        stack.append(RandomStainJitter(a.hed_range, seed=seed))
+    if a.hue_range or a.saturation_range:
+        stack.append(RandomHueSaturation(a.hue_range, a.saturation_range, seed=seed))
     if a.brightness_range is not None and tuple(a.brightness_range) != (1.0, 1.0):
         stack.append(random_brightness_multiplier_layer(a.brightness_range, seed))
     if a.contrast_range:

@@ -1,0 +1,79 @@
+"""Stain and colour maths for H&E images: HED colour deconvolution and per-image colour jitter.
+
+HED (Ruifrok & Johnston 2001, as ``skimage.color.rgb2hed``): an RGB pixel's
+optical density is a mix of haematoxylin (nuclei, blue-purple), eosin
+(cytoplasm, pink) and DAB; ``rgb_to_hed`` unmixes it into the three stain
+concentrations and ``hed_to_rgb`` mixes them back. Slides from other labs
+differ mostly in how much of each stain they took up, which is what
+``hed_jitter`` imitates (Tellez et al. 2019, "Quantifying the effects of data
+augmentation and stain color normalization in convolutional neural networks for
+computational pathology", Medical Image Analysis 58: per image and stain,
+concentration × (1 + α) + β with α, β ~ U(−σ, σ); σ = 0.05 "HED-light", 0.2
+"HED-strong"; their reference code: DIAGNijmegen pathology-data-augmentation,
+``HedColorAugmenter``). ``hue_saturation_jitter`` is the HSV counterpart.
+
+TensorFlow functions on batches ``(k, H, W, 3)`` of float 0–255 pixels, used
+inside ``tf.data`` by the augmenter's layers.
+
+>>> hed = rgb_to_hed(images)          # (k, H, W, 3): H, E, D concentrations
+>>> back = hed_to_rgb(hed)            # the same pixels again (to float rounding)
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import tensorflow as tf
+
+# Rows: the RGB optical-density direction of haematoxylin, eosin and DAB (skimage's rgb_from_hed).
+RGB_FROM_HED = np.array([[0.65, 0.70, 0.29], [0.07, 0.99, 0.11], [0.27, 0.57, 0.78]])
+HED_FROM_RGB = np.linalg.inv(RGB_FROM_HED)
+# skimage's scale: intensities floored at 1e-6 and optical density divided by -log(1e-6), so a
+# fully dark pixel has density 1.
+LOG_FLOOR = float(np.log(1e-6))
+
+
+def rgb_to_hed(images: "tf.Tensor") -> "tf.Tensor":
+    """Stain concentrations (H, E, D) of float 0–255 RGB pixels, ``skimage.color.rgb2hed``'s scale.
+
+    Unlike skimage, negative concentrations are kept (not clipped to 0), so
+    ``hed_to_rgb`` inverts this exactly.
+    """
+    import tensorflow as tf
+
+    intensity = tf.maximum(tf.cast(images, tf.float32) / 255.0, 1e-6)
+    density = tf.math.log(intensity) / LOG_FLOOR
+    return tf.einsum("...c,cs->...s", density, tf.constant(HED_FROM_RGB, tf.float32))
+
+
+def hed_to_rgb(stains: "tf.Tensor") -> "tf.Tensor":
+    """Float 0–255 RGB pixels of stain concentrations (the inverse of :func:`rgb_to_hed`), clipped to 0–255."""
+    import tensorflow as tf
+
+    density = tf.einsum("...s,sc->...c", stains, tf.constant(RGB_FROM_HED, tf.float32))
+    return tf.clip_by_value(tf.exp(density * LOG_FLOOR) * 255.0, 0.0, 255.0)
+
+
+def hed_jitter(images: "tf.Tensor", scale: "tf.Tensor", shift: "tf.Tensor") -> "tf.Tensor":
+    """Each image's stains rescaled and shifted: ``hed × (1 + scale) + shift``; ``scale``, ``shift`` are (k, 3)."""
+    import tensorflow as tf
+
+    stains = rgb_to_hed(images)
+    scale = tf.reshape(tf.cast(scale, tf.float32), (-1, 1, 1, 3))
+    shift = tf.reshape(tf.cast(shift, tf.float32), (-1, 1, 1, 3))
+    return hed_to_rgb(stains * (1.0 + scale) + shift)
+
+
+def hue_saturation_jitter(images: "tf.Tensor", hue_shift: "tf.Tensor", saturation_scale: "tf.Tensor") -> "tf.Tensor":
+    """Each image's hue turned by ``hue_shift`` (a fraction of the colour circle) and its saturation
+    multiplied by ``saturation_scale`` (clipped to 0–1); both (k,). Float 0–255 in and out."""
+    import tensorflow as tf
+
+    hsv = tf.image.rgb_to_hsv(tf.clip_by_value(tf.cast(images, tf.float32) / 255.0, 0.0, 1.0))
+    hue = tf.math.floormod(hsv[..., 0] + tf.reshape(tf.cast(hue_shift, tf.float32), (-1, 1, 1)), 1.0)
+    saturation = tf.clip_by_value(hsv[..., 1] * tf.reshape(tf.cast(saturation_scale, tf.float32), (-1, 1, 1)), 0.0, 1.0)
+    rgb = tf.image.hsv_to_rgb(tf.stack([hue, saturation, hsv[..., 2]], axis=-1))
+    return tf.clip_by_value(rgb * 255.0, 0.0, 255.0)

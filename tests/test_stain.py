@@ -1,0 +1,120 @@
+"""Colour augmentation for stain variation: the HED round trip, pure stains, the jitter's maths, HSV."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kaggle_kit.config import AugmentConfig
+from kaggle_kit.data.augment import build_augmenter
+from kaggle_kit.data.stain import LOG_FLOOR, RGB_FROM_HED, hed_jitter, hed_to_rgb, hue_saturation_jitter, rgb_to_hed
+
+
+def tf_constant(array):
+    import tensorflow as tf
+
+    return tf.constant(np.asarray(array, np.float32))
+
+
+def random_images(n: int = 3, size: int = 6, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(1, 256, size=(n, size, size, 3)).astype(np.float32)
+
+
+def stain_pixel(concentrations) -> np.ndarray:
+    """The 0–255 RGB colour of given H, E, D concentrations, from Beer-Lambert with skimage's scale."""
+    density = np.asarray(concentrations, np.float64) @ RGB_FROM_HED
+    return np.exp(density * LOG_FLOOR) * 255.0
+
+
+def test_hed_round_trip_returns_the_pixels():
+    images = random_images()
+    back = hed_to_rgb(rgb_to_hed(tf_constant(images))).numpy()
+    np.testing.assert_allclose(back, images, atol=0.05)
+
+
+def test_a_pure_stain_pixel_unmixes_into_that_stain_alone():
+    pixels = np.stack([stain_pixel([0.04, 0, 0]), stain_pixel([0, 0.03, 0]), stain_pixel([0.02, 0.01, 0])])
+    hed = rgb_to_hed(tf_constant(pixels.reshape(1, 1, 3, 3))).numpy().reshape(3, 3)
+    np.testing.assert_allclose(hed, [[0.04, 0, 0], [0, 0.03, 0], [0.02, 0.01, 0]], atol=1e-5)
+
+
+def test_hed_jitter_scales_and_shifts_each_stain_of_each_image():
+    # Image 0: haematoxylin doubled; image 1: eosin shifted by 0.01, the rest untouched.
+    pixel = stain_pixel([0.03, 0.02, 0.0])
+    images = np.broadcast_to(pixel, (2, 2, 2, 3)).copy()
+    scale = [[1.0, 0.0, 0.0], [0.0, 0.0, 0.0]]
+    shift = [[0.0, 0.0, 0.0], [0.0, 0.01, 0.0]]
+    out = hed_jitter(tf_constant(images), tf_constant(scale), tf_constant(shift)).numpy()
+    np.testing.assert_allclose(out[0], np.broadcast_to(stain_pixel([0.06, 0.02, 0.0]), (2, 2, 3)), atol=0.05)
+    np.testing.assert_allclose(out[1], np.broadcast_to(stain_pixel([0.03, 0.03, 0.0]), (2, 2, 3)), atol=0.05)
+
+
+def test_zero_jitter_is_the_identity():
+    images = random_images()
+    zeros = np.zeros((3, 3))
+    np.testing.assert_allclose(hed_jitter(tf_constant(images), tf_constant(zeros), tf_constant(zeros)).numpy(),
+                               images, atol=0.05)
+    np.testing.assert_allclose(
+        hue_saturation_jitter(tf_constant(images), tf_constant([0.0] * 3), tf_constant([1.0] * 3)).numpy(),
+        images, atol=0.05)
+
+
+def test_hue_turns_round_the_colour_circle_and_saturation_zero_is_grey():
+    primaries = tf_constant([[[[255, 0, 0], [0, 255, 0], [0, 0, 255]]]] * 2)
+    turned = hue_saturation_jitter(primaries, tf_constant([1 / 3, 1.0]), tf_constant([1.0, 1.0])).numpy()
+    np.testing.assert_allclose(turned[0, 0], [[0, 255, 0], [0, 0, 255], [255, 0, 0]], atol=0.01)  # red → green…
+    np.testing.assert_allclose(turned[1], primaries.numpy()[1], atol=0.01)  # a full turn changes nothing
+    images = random_images(1)
+    grey = hue_saturation_jitter(tf_constant(images), tf_constant([0.0]), tf_constant([0.0])).numpy()
+    np.testing.assert_allclose(grey[..., 0], grey[..., 1], atol=1e-3)
+    np.testing.assert_allclose(grey[..., 1], grey[..., 2], atol=1e-3)
+    np.testing.assert_allclose(grey[..., 0], images.max(axis=-1), atol=0.01)  # the value (max channel) is kept
+
+
+@pytest.mark.parametrize(
+    "options, layer",
+    [({"hed_range": 0.05}, "RandomStainJitter"), ({"hue_range": 0.1}, "RandomHueSaturation"),
+     ({"saturation_range": 0.2}, "RandomHueSaturation")],
+)
+def test_colour_options_build_their_layer_seeded_per_image(options, layer):
+    import tensorflow as tf
+
+    augmenter = build_augmenter(AugmentConfig(**options), 6, seed=0)
+    assert [type(each).__name__ for each in augmenter.layers] == [layer]
+    images = np.broadcast_to(random_images(1), (4, 6, 6, 3)).copy()  # one image four times
+    first = augmenter(tf_constant(images), tf.constant((1, 2), tf.int64)).numpy()
+    again = augmenter(tf_constant(images), tf.constant((1, 2), tf.int64)).numpy()
+    other = augmenter(tf_constant(images), tf.constant((3, 4), tf.int64)).numpy()
+    np.testing.assert_array_equal(first, again)
+    assert not np.allclose(first, other)
+    assert len({first[i].tobytes() for i in range(4)}) == 4  # each copy drew its own colour
+    assert first.dtype == np.float32 and first.min() >= 0 and first.max() <= 255
+
+
+def test_colour_draws_stay_in_their_ranges():
+    import tensorflow as tf
+
+    from kaggle_kit.data._layers import RandomHueSaturation, RandomStainJitter, StatelessSeeds
+
+    draws = RandomStainJitter(0.05).draw(500, StatelessSeeds(tf.constant((5, 6), tf.int64)))
+    for name in ("scale", "shift"):
+        values = draws[name].numpy()
+        assert values.shape == (500, 3) and values.min() >= -0.05 and values.max() <= 0.05
+        assert values.min() < -0.045 and values.max() > 0.045
+    draws = RandomHueSaturation(0.1, 0.3).draw(500, StatelessSeeds(tf.constant((5, 6), tf.int64)))
+    assert -0.1 <= draws["hue_shift"].numpy().min() < -0.09
+    assert 0.7 <= draws["saturation_scale"].numpy().min() < 0.72 and 1.28 < draws["saturation_scale"].numpy().max() <= 1.3
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [({"hed_range": 1.5}, "augment.hed_range must be from 0 to 1"),
+     ({"hue_range": 0.6}, "augment.hue_range must be a fraction of the colour circle from 0 to 0.5"),
+     ({"saturation_range": -0.1}, "augment.saturation_range must be a fraction from 0 to below 1")],
+)
+def test_colour_ranges_out_of_bounds_are_config_errors(options, message):
+    from kaggle_kit.config import TrainConfig
+    from kaggle_kit.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        TrainConfig.from_dict({"competition": "t", "augment": options})
