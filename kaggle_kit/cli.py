@@ -17,7 +17,9 @@ from pathlib import Path
 import click
 
 from kaggle_kit import __version__
-from kaggle_kit.config import BALANCE_CHOICES, FILL_MODES, MIXED_PRECISION, OPTIMIZERS, SCHEDULES, STRATEGIES
+from kaggle_kit.config import (
+    BALANCE_CHOICES, FILL_MODES, MIXED_PRECISION, OPTIMIZERS, SCHEDULES, STAIN_NORMS, STRATEGIES,
+)
 from kaggle_kit.errors import KitError, KitWarning
 from kaggle_kit.secrets import scrub
 from kaggle_kit.tables import FORMATS
@@ -164,6 +166,8 @@ def models(names, fmt):
 @competition_argument
 @click.option("--image-size", type=int, help="Side of the cached square images (default: the recipe's).")
 @click.option("--crop", type=float, help="Central fraction of the frame kept before resizing, 0.05-1.")
+@click.option("--stain-norm", type=click.Choice(STAIN_NORMS),
+              help="H&E stain normalisation of every image, once, in the cache (default: the recipe's).")
 @click.option("--balance", type=click.Choice(BALANCE_CHOICES),
               help="Rebalance the training rows (default: the recipe's).")
 @click.option("--min-vote-fraction", type=float, help="Galaxy Zoo 2: keep galaxies whose winning vote is at least this.")
@@ -174,8 +178,8 @@ def models(names, fmt):
 @click.option("--force", is_flag=True, help="Rebuild the cache even if a matching one exists.")
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
 @workspace_options
-def prepare(slug, image_size, crop, balance, min_vote_fraction, max_images, labels_file, workers, force, no_progress,
-            workspace):
+def prepare(slug, image_size, crop, stain_norm, balance, min_vote_fraction, max_images, labels_file, workers, force,
+            no_progress, workspace):
     """Write the label tables and decode every image once into a cache.
 
     Example: kit prepare histopathologic-cancer-detection --image-size 32 --balance undersample
@@ -185,7 +189,8 @@ def prepare(slug, image_size, crop, balance, min_vote_fraction, max_images, labe
 
     competition = load_competition(slug, workspace)
     options = prepare_options(
-        competition, labels_file=labels_file, image_size=image_size, crop=crop, balance=balance,
+        competition, labels_file=labels_file, image_size=image_size, crop=crop, stain_norm=stain_norm,
+        balance=balance,
         min_vote_fraction=min_vote_fraction, max_images=max_images,
     )
     data = prepare_data(competition, workspace, options, force=force, workers=workers, progress=not no_progress)
@@ -343,6 +348,7 @@ TRAIN_OPTIONS = [
     click.option("--weights", type=click.Choice(["imagenet"]), help="Pretrained keras.applications weights (downloads)."),
     click.option("--image-size", type=int, help="Side of the square input images."),
     click.option("--crop", type=float, help="Central fraction of the frame kept before resizing, 0.05-1."),
+    click.option("--stain-norm", type=click.Choice(STAIN_NORMS), help="H&E stain normalisation in the cache."),
     click.option("--balance", type=click.Choice(BALANCE_CHOICES)),
     click.option("--max-images", type=int, help="Train on a stratified subsample (quick trials)."),
     click.option("--val-fraction", type=float, help="Stratified hold-out fraction."),

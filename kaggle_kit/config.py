@@ -27,7 +27,8 @@ OPTIMIZERS = ("adam", "adamw", "rmsprop", "sgd")
 SCHEDULES = ("constant", "cosine", "plateau")
 STRATEGIES = ("auto", "none", "mirrored", "multiworker")
 MIXED_PRECISION = ("auto", "on", "off", "float16", "bfloat16")
-DATA_SETTINGS = ("image_size", "crop", "balance", "min_vote_fraction", "max_images", "seed")  # the cache's identity
+DATA_SETTINGS = ("image_size", "crop", "balance", "min_vote_fraction", "max_images", "seed", "stain_norm")  # the cache's identity
+STAIN_NORMS = ("none", "macenko")
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,7 @@ class TrainConfig:
     # data
     image_size: int = 96
     crop: float = 1.0  # fraction of the native frame kept (central crop) before resizing
+    stain_norm: str = "none"  # "macenko": every image's H&E stains mapped onto one reference, in the cache
     balance: str = "none"
     min_vote_fraction: float | None = None  # Galaxy Zoo 2 confidence filter
     max_images: int | None = None
@@ -234,6 +236,7 @@ def _validate(c: TrainConfig) -> None:
     _check(isinstance(c.image_size, int) and 8 <= c.image_size <= 1024, "image_size must be an integer from 8 to 1024")
     _check(0.05 <= float(c.crop) <= 1.0, "crop must be a fraction of the frame from 0.05 to 1.0")
     _choice("balance", c.balance, BALANCE_CHOICES)
+    _choice("stain_norm", c.stain_norm, STAIN_NORMS)
     _check(c.min_vote_fraction is None or 0.0 <= c.min_vote_fraction <= 1.0, "min_vote_fraction must be from 0 to 1")
     _check(c.max_images is None or c.max_images >= 4, "max_images must be at least 4")
     _check(0.0 < c.val_fraction < 0.9, "val_fraction must be above 0 and below 0.9")

@@ -207,3 +207,21 @@ def test_kit_models_speaks_json_and_csv():
     result = CliRunner().invoke(cli, ["models", "--only", "notebook-cnn", "--format", "csv"])
     assert result.output == ('name,params,reference_shape,description\n'
                              f'notebook-cnn,53313,"[32, 32, 3]",{model_info("notebook-cnn").description}\n')
+
+
+@pytest.mark.parametrize("name", ["kit-resnet", "plain-cnn"])
+def test_centre_pooling_adds_the_middle_of_the_last_map(name):
+    import keras
+
+    model = create_model(name, (96, 96, 3), pooling="centre")
+    crop = model.get_layer("centre_crop")
+    assert tuple(crop.input.shape[1:3]) in ((3, 3), (6, 6))  # kit-resnet: stride 32; plain-cnn: 4 pools of 2
+    side = crop.input.shape[1] // 3
+    assert tuple(crop.output.shape[1:3]) == (side, side)
+    # The centre features equal the mean of the middle third of the map, read off the map itself.
+    probe = keras.Model(model.input, [crop.input, model.get_layer("centre_avg_pool").output])
+    images = np.random.default_rng(0).uniform(0, 255, (2, 96, 96, 3)).astype("float32")
+    feature_map, centre = (keras.ops.convert_to_numpy(t) for t in probe(images))
+    np.testing.assert_allclose(centre, feature_map[:, side:2 * side, side:2 * side].mean(axis=(1, 2)), rtol=1e-5, atol=1e-6)
+    plain_width = create_model(name, (96, 96, 3)).get_layer("logits").input.shape[-1]
+    assert model.get_layer("logits").input.shape[-1] == plain_width * 3 // 2  # avg + max + centre

@@ -198,6 +198,26 @@ def test_load_prepared_finds_the_cache_or_says_how_to_build_it(cancer_tiny):
     assert load_prepared(competition, cancer_tiny, PrepareOptions(image_size=32, balance="undersample")).root == built.root
 
 
+def test_stain_normalisation_is_applied_in_the_cache_and_is_part_of_its_key(cancer_tiny):
+    from kaggle_kit.data.stain import macenko_normalize
+
+    plain = run_prepare(cancer_tiny)
+    normalised = run_prepare(cancer_tiny, stain_norm="macenko", workers=2)
+    assert normalised.root != plain.root and normalised.root.name.startswith("24px-crop1-none-macenko-seed42-")
+    assert normalised.manifest["settings"]["stain_norm"] == "macenko"
+    assert "stain_norm" not in plain.manifest["settings"]  # caches built before the option still match
+    for store, split in ((normalised.train_store(), "train"), (normalised.test_store(), "test")):
+        raw = (plain.train_store() if split == "train" else plain.test_store()).read(np.arange(len(store)))
+        expected = np.stack([macenko_normalize(image) for image in raw])
+        np.testing.assert_array_equal(store.read(np.arange(len(store))), expected)
+        assert not np.array_equal(expected, raw)  # the normaliser did change these images
+    competition = get_competition(CANCER)
+    with pytest.raises(CacheError, match="--stain-norm macenko"):
+        load_prepared(competition, cancer_tiny, PrepareOptions(image_size=32, stain_norm="macenko"))
+    assert load_prepared(competition, cancer_tiny, PrepareOptions(image_size=24, stain_norm="macenko")).root == normalised.root
+    assert load_prepared(competition, cancer_tiny, PrepareOptions(image_size=24)).root == plain.root
+
+
 def test_missing_raw_folder_says_to_download(workspace_env):
     with pytest.raises(DataError) as err:
         run_prepare(workspace_env)

@@ -118,3 +118,50 @@ def test_colour_ranges_out_of_bounds_are_config_errors(options, message):
 
     with pytest.raises(ConfigError, match=message):
         TrainConfig.from_dict({"competition": "t", "augment": options})
+
+
+def rendered(stains: np.ndarray, concentrations: np.ndarray) -> np.ndarray:
+    """Pixels (as a 16×16 uint8 image) of H, E concentrations (2, 256) under stain directions (3, 2), Beer-Lambert."""
+    from kaggle_kit.data.stain import MACENKO_LIGHT
+
+    light = MACENKO_LIGHT * np.exp(-(stains @ concentrations)).T
+    return np.clip(np.rint(light - 1.0), 0, 255).astype(np.uint8).reshape(16, 16, 3)  # (I + 1) in the density
+
+
+def tissue_concentrations(seed: int = 0) -> np.ndarray:
+    """H, E concentrations of 256 pixels: mixtures, pure nuclei, pure cytoplasm and some background."""
+    rng = np.random.default_rng(seed)
+    h, e = rng.uniform(0.3, 1.8, 256), rng.uniform(0.3, 1.0, 256)
+    h[:40], e[40:80], h[80:100], e[80:100] = 0.0, 0.0, 0.02, 0.02  # pure eosin, pure haematoxylin, background
+    return np.stack([h, e])
+
+
+def test_macenko_leaves_an_image_in_the_reference_stains_as_it_is():
+    from kaggle_kit.data.stain import MACENKO_STAINS, macenko_normalize
+
+    concentrations = tissue_concentrations()
+    concentrations *= (np.array([1.9705, 1.0308]) / np.percentile(concentrations, 99, axis=1))[:, None]
+    image = rendered(MACENKO_STAINS, concentrations)
+    assert np.abs(macenko_normalize(image).astype(int) - image.astype(int)).mean() < 1.5
+
+
+def test_macenko_maps_other_stains_and_strengths_onto_the_reference():
+    from kaggle_kit.data.stain import MACENKO_STAINS, macenko_normalize
+
+    concentrations = tissue_concentrations(1)
+    reference = rendered(MACENKO_STAINS, concentrations * (np.array([1.9705, 1.0308])
+                                                           / np.percentile(concentrations, 99, axis=1))[:, None])
+    # Another lab: a bluer haematoxylin, a pinker eosin, 40 % more haematoxylin and 20 % less eosin taken up.
+    other_stains = np.array([[0.45, 0.28], [0.70, 0.85], [0.55, 0.45]])
+    other_stains /= np.linalg.norm(other_stains, axis=0)
+    other = rendered(other_stains, concentrations * np.array([[1.4], [0.8]]))
+    assert np.abs(other.astype(int) - reference.astype(int)).mean() > 8  # visibly another stain
+    assert np.abs(macenko_normalize(other).astype(int) - reference.astype(int)).mean() < 3
+
+
+def test_macenko_keeps_an_image_without_enough_tissue():
+    from kaggle_kit.data.stain import macenko_normalize
+
+    blank = np.full((16, 16, 3), 236, np.uint8)
+    blank[0, 0] = (120, 60, 140)  # one stained pixel is not enough to estimate two stains
+    np.testing.assert_array_equal(macenko_normalize(blank), blank)

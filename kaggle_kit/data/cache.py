@@ -206,15 +206,17 @@ def fill_arrays(
     *,
     workers: int,
     progress: Callable[[int], None],
+    stain_norm: str = "none",
 ) -> list[dict[int, str]]:
     """Create each ``(target, paths)`` array and decode ``paths`` into its rows, all jobs
-    sharing one pool of ``workers`` processes; return {row: reason} of skipped images per job."""
+    sharing one pool of ``workers`` processes; return {row: reason} of skipped images per job.
+    ``stain_norm`` (``data.stain``) is applied to every decoded image."""
     tasks = []
     for job, (target, paths) in enumerate(jobs):
         offset = create_array_file(target, len(paths), size)
         for start in range(0, len(paths), CHUNK):
             rows = list(range(start, min(start + CHUNK, len(paths))))
-            tasks.append((job, (str(target), offset, size, crop, rows, list(paths[start:start + CHUNK]))))
+            tasks.append((job, (str(target), offset, size, crop, rows, list(paths[start:start + CHUNK]), stain_norm)))
     skipped: list[dict[int, str]] = [{} for _ in jobs]
     written = [0 for _ in jobs]
     if workers <= 1 or len(tasks) <= 1:

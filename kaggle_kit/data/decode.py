@@ -181,17 +181,24 @@ def crop_and_resize(rgb: Image.Image, size: int, crop: float) -> np.ndarray:
     return np.asarray(rgb, dtype=np.uint8)
 
 
-def decode_chunk(target: str, offset: int, size: int, crop: float, rows: list[int], paths: list[str]) -> list[tuple[int, str]]:
+def decode_chunk(target: str, offset: int, size: int, crop: float, rows: list[int], paths: list[str],
+                 stain_norm: str = "none") -> list[tuple[int, str]]:
     """Worker task: decode ``paths`` into the consecutive ``rows`` of ``target``; return (row, reason) of the skipped.
 
     The chunk is assembled in memory and written with one ``pwrite`` (a few MB):
     one system call instead of one per image. Skipped images leave zero pixels.
+    ``stain_norm`` names a ``data.stain.STAIN_NORMALIZERS`` entry applied to each image ("none": none).
     """
+    from kaggle_kit.data.stain import STAIN_NORMALIZERS
+
+    normalize = STAIN_NORMALIZERS.get(stain_norm)
     pixels = np.zeros((len(rows), size, size, 3), dtype=np.uint8)
     skipped: list[tuple[int, str]] = []
     for slot, (row, path) in enumerate(zip(rows, paths)):
         try:
             pixels[slot] = decode_image(path, size, crop)
+            if normalize is not None:
+                pixels[slot] = normalize(pixels[slot])
         except UnusableImage as exc:
             skipped.append((row, str(exc)))
     try:

@@ -31,7 +31,7 @@ import pandas as pd
 
 from kaggle_kit.competitions import Competition, LabelOptions, LabelTables
 from kaggle_kit.competitions.custom import claim_slug
-from kaggle_kit.config import BALANCE_CHOICES
+from kaggle_kit.config import BALANCE_CHOICES, STAIN_NORMS
 from kaggle_kit.data.cache import (
     CACHE_FORMAT,
     MANIFEST,
@@ -68,6 +68,7 @@ class PrepareOptions:
 
     image_size: int
     crop: float = 1.0
+    stain_norm: str = "none"
     balance: str = "none"
     min_vote_fraction: float | None = None
     max_images: int | None = None
@@ -79,6 +80,8 @@ class PrepareOptions:
             raise ConfigError(f"image size must be an integer from 8 to 1024 (got {shown(self.image_size)})")
         if not 0.05 <= float(self.crop) <= 1.0:
             raise ConfigError(f"crop must be a fraction of the frame from 0.05 to 1.0 (got {shown(self.crop)})")
+        if self.stain_norm not in STAIN_NORMS:
+            raise ConfigError(f"stain normalisation must be one of {', '.join(STAIN_NORMS)} (got {shown(self.stain_norm)})")
         if self.balance not in BALANCE_CHOICES:
             raise ConfigError(f"balance must be one of {', '.join(BALANCE_CHOICES)} (got '{self.balance}')")
         if self.min_vote_fraction is not None and not 0.0 <= self.min_vote_fraction <= 1.0:
@@ -87,13 +90,19 @@ class PrepareOptions:
             raise ConfigError(f"max images must be at least 4 (got {shown(self.max_images)})")
 
     def settings(self) -> dict[str, Any]:
-        """The fields that identify a cache (JSON-ready, as stored in the manifest)."""
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "labels_file"} | {
-            "crop": float(self.crop)
-        }
+        """The fields that identify a cache (JSON-ready, as stored in the manifest).
+
+        ``stain_norm`` only when one is applied, so caches built before the option existed still match.
+        """
+        settings = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("labels_file", "stain_norm")}
+        if self.stain_norm != "none":
+            settings["stain_norm"] = self.stain_norm
+        return settings | {"crop": float(self.crop)}
 
     def readable_key(self) -> str:
         parts = [f"{self.image_size}px", f"crop{float(self.crop):g}", self.balance]
+        if self.stain_norm != "none":
+            parts.append(self.stain_norm)
         if self.min_vote_fraction is not None:
             parts.append(f"vote{self.min_vote_fraction:g}")
         if self.max_images is not None:
@@ -104,6 +113,8 @@ class PrepareOptions:
     def as_flags(self) -> str:
         """The ``kit prepare`` options that rebuild a cache with these settings."""
         flags = [f"--image-size {self.image_size}", f"--crop {float(self.crop):g}", f"--balance {self.balance}"]
+        if self.stain_norm != "none":
+            flags.append(f"--stain-norm {self.stain_norm}")
         if self.min_vote_fraction is not None:
             flags.append(f"--min-vote-fraction {self.min_vote_fraction:g}")
         if self.max_images is not None:
@@ -501,7 +512,8 @@ def decode_splits(
     jobs = [(build_dir / "train.npy", train["path"].tolist()), (build_dir / "test.npy", test["path"].tolist())]
     with tqdm(total=len(train) + len(test), unit="img", desc=f"prepare {slug}", disable=not progress,
               leave=False) as bar:
-        skipped = fill_arrays(jobs, options.image_size, float(options.crop), workers=workers, progress=bar.update)
+        skipped = fill_arrays(jobs, options.image_size, float(options.crop), workers=workers, progress=bar.update,
+                              stain_norm=options.stain_norm)
     verify_arrays(*(target for target, _ in jobs))
     return skipped[0], skipped[1]
 

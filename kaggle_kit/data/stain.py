@@ -12,8 +12,14 @@ concentration × (1 + α) + β with α, β ~ U(−σ, σ); σ = 0.05 "HED-light"
 "HED-strong"; their reference code: DIAGNijmegen pathology-data-augmentation,
 ``HedColorAugmenter``). ``hue_saturation_jitter`` is the HSV counterpart.
 
-TensorFlow functions on batches ``(k, H, W, 3)`` of float 0–255 pixels, used
-inside ``tf.data`` by the augmenter's layers.
+The augmentation functions are TensorFlow functions on batches ``(k, H, W, 3)``
+of float 0–255 pixels, used inside ``tf.data`` by the augmenter's layers.
+``macenko_normalize`` is the opposite remedy, applied once per image when the
+cache is built (``kit prepare --stain-norm macenko``): it maps every image's
+two stains onto one reference H&E appearance (Macenko et al. 2009, "A method
+for normalizing histology slides for quantitative analysis", ISBI; reference
+stain matrix and concentrations, Io = 240, β = 0.15, α = 1 as in M. Veta's
+``normalizeStaining.m``, github.com/mitkovetta/staining-normalization).
 
 >>> hed = rgb_to_hed(images)          # (k, H, W, 3): H, E, D concentrations
 >>> back = hed_to_rgb(hed)            # the same pixels again (to float rounding)
@@ -77,3 +83,62 @@ def hue_saturation_jitter(images: "tf.Tensor", hue_shift: "tf.Tensor", saturatio
     saturation = tf.clip_by_value(hsv[..., 1] * tf.reshape(tf.cast(saturation_scale, tf.float32), (-1, 1, 1)), 0.0, 1.0)
     rgb = tf.image.hsv_to_rgb(tf.stack([hue, saturation, hsv[..., 2]], axis=-1))
     return tf.clip_by_value(rgb * 255.0, 0.0, 255.0)
+
+
+# Macenko's reference: the optical-density directions of haematoxylin and eosin (columns) and
+# the 99th-percentile concentration of each (Veta's normalizeStaining.m defaults).
+MACENKO_STAINS = np.array([[0.5626, 0.2159], [0.7201, 0.8012], [0.4062, 0.5581]])
+MACENKO_MAX_CONCENTRATIONS = np.array([1.9705, 1.0308])
+MACENKO_LIGHT = 240.0  # Io: the intensity of the light through glass (background)
+MACENKO_TRANSPARENT = 0.15  # β: pixels with an optical density below this in any channel carry no stain
+MACENKO_PERCENTILE = 1.0  # α: the robust extremes of the stain angles, in percent
+MACENKO_MIN_TISSUE = 0.05  # fewer stained pixels than this fraction: too little tissue to estimate stains
+
+
+def optical_density(image: np.ndarray) -> np.ndarray:
+    """(N, 3) optical densities of uint8 RGB pixels (``-log((I + 1) / Io)``)."""
+    return -np.log((image.reshape(-1, 3).astype(np.float64) + 1.0) / MACENKO_LIGHT)
+
+
+def macenko_stains(density: np.ndarray) -> np.ndarray | None:
+    """The (3, 2) optical-density directions of H and E in these pixels, or None (too little tissue).
+
+    The stained pixels' densities span a plane (two stains); the two stain directions are the
+    robust extreme angles (α and 100 − α percentiles) of the pixels projected onto that plane.
+    """
+    stained = density[np.all(density >= MACENKO_TRANSPARENT, axis=1)]
+    if len(stained) < max(3, MACENKO_MIN_TISSUE * len(density)):
+        return None
+    _, vectors = np.linalg.eigh(np.cov(stained.T))
+    plane = vectors[:, 1:3]  # the two largest eigenvectors
+    projected = stained @ plane
+    angles = np.arctan2(projected[:, 1], projected[:, 0])
+    low, high = np.percentile(angles, [MACENKO_PERCENTILE, 100 - MACENKO_PERCENTILE])
+    first = plane @ np.array([np.cos(low), np.sin(low)])
+    second = plane @ np.array([np.cos(high), np.sin(high)])
+    # Haematoxylin absorbs more red than eosin does: it goes first.
+    stains = np.stack([first, second], axis=1) if first[0] > second[0] else np.stack([second, first], axis=1)
+    return stains * np.sign(stains.sum(axis=0, keepdims=True))  # point both into positive density
+
+
+def macenko_normalize(image: np.ndarray) -> np.ndarray:
+    """``image`` (H, W, 3 uint8) with its stains mapped onto the reference H&E appearance.
+
+    Each pixel's H and E concentrations are solved for the image's own stain directions, scaled so
+    their 99th percentiles match the reference, and re-rendered with the reference directions.
+    An image with too little stained tissue to estimate its stains (mostly background) is kept as it is.
+    """
+    density = optical_density(image)
+    stains = macenko_stains(density)
+    if stains is None:
+        return image
+    concentrations = np.linalg.lstsq(stains, density.T, rcond=None)[0]  # (2, N)
+    peaks = np.percentile(concentrations, 99, axis=1)
+    if np.any(peaks <= 0):
+        return image
+    concentrations *= (MACENKO_MAX_CONCENTRATIONS / peaks)[:, None]
+    rendered = MACENKO_LIGHT * np.exp(-(MACENKO_STAINS @ concentrations)).T
+    return np.clip(np.rint(rendered), 0, 255).astype(np.uint8).reshape(image.shape)
+
+
+STAIN_NORMALIZERS = {"macenko": macenko_normalize}

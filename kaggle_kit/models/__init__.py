@@ -4,7 +4,7 @@ Every model takes raw pixels (0–255, float32; ``Rescaling`` is inside) and ret
 ``(batch, 1)`` float32 logits, so a saved ``.keras`` file predicts from uint8 images.
 """
 
-from kaggle_kit.models import applications, notebook, resnet  # noqa: F401  (importing them registers the built-ins)
+from kaggle_kit.models import applications, notebook, plain, resnet  # noqa: F401  (importing them registers the built-ins)
 from kaggle_kit.models._registry import (
     ModelInfo,
     ModelSummary,

@@ -23,6 +23,34 @@ def logit_head(x, dropout: float = 0.0):
     return layers.Dense(1, dtype="float32", name="logits")(x)
 
 
+POOLINGS = ("avg", "max", "avgmax", "centre")
+
+
+def global_pool(x, pooling: str):
+    """Feature map → vector: ``avg``, ``max``, ``avgmax`` (both), or ``centre`` (avgmax + the mean of the
+    central third of the map).
+
+    avg+max: the mean sees the whole image, the max keeps a small strong signal (a few tumour cells).
+    ``centre`` adds what lies over the middle of the image, where a PCam label is decided (the
+    centre 32×32 of a 96×96 patch): the last map of a stride-32 net on 96 px is 3×3, its middle cell.
+    """
+    from keras import layers
+
+    if pooling == "avg":
+        return layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    if pooling == "max":
+        return layers.GlobalMaxPooling2D(name="max_pool")(x)
+    pooled = [layers.GlobalAveragePooling2D(name="avg_pool")(x), layers.GlobalMaxPooling2D(name="max_pool")(x)]
+    if pooling == "centre":
+        height, width = int(x.shape[1]), int(x.shape[2])
+        keep_rows, keep_cols = max(1, round(height / 3)), max(1, round(width / 3))
+        top, left = (height - keep_rows) // 2, (width - keep_cols) // 2
+        centre = layers.Cropping2D(((top, height - keep_rows - top), (left, width - keep_cols - left)),
+                                   name="centre_crop")(x)
+        pooled.append(layers.GlobalAveragePooling2D(name="centre_avg_pool")(centre))
+    return layers.Concatenate(name=f"{pooling}_pool")(pooled)
+
+
 def check_choice(model: str, option: str, value: Any, choices: tuple[Any, ...]) -> None:
     if value not in choices:
         raise ConfigError(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kaggle_kit.models._layers import check_choice, check_range, logit_head, pixel_input
+from kaggle_kit.models._layers import POOLINGS, check_choice, check_range, global_pool, logit_head, pixel_input
 from kaggle_kit.models._registry import register_model
 
 NAME = "kit-resnet"
@@ -28,7 +28,7 @@ def kit_resnet(
     check_range(NAME, "stages", stages, 1, 7)
     check_range(NAME, "depth", depth, 1, 17)
     check_choice(NAME, "stem_stride", stem_stride, (1, 2, 4))
-    check_choice(NAME, "pooling", pooling, ("avg", "max", "avgmax"))
+    check_choice(NAME, "pooling", pooling, POOLINGS)
     check_range(NAME, "dropout", dropout, 0.0, 1.0)
     check_range(NAME, "bn_momentum", bn_momentum, 0.0, 1.0)
 
@@ -56,18 +56,5 @@ def kit_resnet(
         for block in range(depth):
             stride = 2 if stage > 0 and block == 0 else 1
             x = basic_block(x, width * 2**stage, stride, f"stage{stage + 1}_block{block + 1}")
-    x = _pool(x, pooling)
+    x = global_pool(x, pooling)
     return keras.Model(inputs, logit_head(x, dropout), name="kit_resnet")
-
-
-def _pool(x, pooling: str):
-    # avg+max: the mean sees the whole patch, the max keeps a small strong signal (a few tumour cells).
-    from keras import layers
-
-    if pooling == "avg":
-        return layers.GlobalAveragePooling2D(name="avg_pool")(x)
-    if pooling == "max":
-        return layers.GlobalMaxPooling2D(name="max_pool")(x)
-    avg = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-    peak = layers.GlobalMaxPooling2D(name="max_pool")(x)
-    return layers.Concatenate(name="avgmax_pool")([avg, peak])
