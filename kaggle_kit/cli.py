@@ -203,6 +203,8 @@ def run_options(command):
     command = click.option("--no-progress", is_flag=True, help="Hide the progress bar.")(command)
     command = click.option("--batch-size", type=click.IntRange(min=1),
                            help="Images per model call, TTA views included (default: the run's batch size).")(command)
+    command = click.option("--adabn", is_flag=True,
+                           help="Re-estimate BatchNorm statistics on the test images first (unlabelled adaptation).")(command)
     command = click.option("--tta", type=click.Choice(["none", "flips", "dihedral"]), default="none", show_default=True,
                            help="Test-time augmentation: average over 4 flips or all 8 flips and quarter-turns.")(command)
     return click.option("--run", "run_ids", required=True, multiple=True, metavar="RUN",
@@ -213,14 +215,15 @@ def run_options(command):
 @competition_argument
 @run_options
 @workspace_options
-def predict(slug, run_ids, tta, batch_size, no_progress, workspace):
-    """Predict the prepared test set with a run's best model(s); writes test_predictions[-tta].csv.
+def predict(slug, run_ids, tta, adabn, batch_size, no_progress, workspace):
+    """Predict the prepared test set with a run's best model(s); writes test_predictions[-tta][-adabn].csv.
 
     Example: kit predict histopathologic-cancer-detection --run 20261122-030000-kit-resnet --tta dihedral
     """
     from kaggle_kit.predict import predict as predict_test_set
 
-    path = predict_test_set(load_competition(slug, workspace), workspace, run_ids, tta, batch_size, progress=not no_progress)
+    path = predict_test_set(load_competition(slug, workspace), workspace, run_ids, tta, batch_size, adabn=adabn,
+                            progress=not no_progress)
     click.echo(f"Wrote {path}")
 
 
@@ -233,14 +236,16 @@ def predict(slug, run_ids, tta, batch_size, no_progress, workspace):
 @click.option("-m", "--message", help="Submission description shown on Kaggle (with --upload).")
 @click.option("--no-report", is_flag=True, help="Do not write a missing report.html into the run folder.")
 @workspace_options
-def submit(slug, run_ids, tta, batch_size, no_progress, output, overwrite, upload, message, no_report, workspace):
+def submit(slug, run_ids, tta, adabn, batch_size, no_progress, output, overwrite, upload, message, no_report,
+           workspace):
     """Write a validated submission CSV in the sample_submission format; upload it or score it locally.
 
     Example: kit submit histopathologic-cancer-detection --run 20261122-030000-kit-resnet --tta flips --upload -m "resnet 96px"
     """
     from kaggle_kit.submit import describe, submit as make_submission
 
-    outcome = make_submission(load_competition(slug, workspace), workspace, run_ids, tta=tta, output=output, overwrite=overwrite,
+    outcome = make_submission(load_competition(slug, workspace), workspace, run_ids, tta=tta, adabn=adabn, output=output,
+                              overwrite=overwrite,
                               upload=upload, message=message, batch_size=batch_size, progress=not no_progress,
                               report=not no_report)
     for line in describe(outcome):

@@ -4,7 +4,9 @@ Each run predicts through its own preprocessing: the cache prepared with its
 ``image_size``/``crop`` (``PrepareOptions(**run.config.data_settings())``) read through
 the one shared pipeline (``make_dataset(..., training=False)``), so predict sees
 exactly what evaluation saw. Probabilities are averaged over, in turn, the TTA
-views of a batch, the run's fold models, and the runs of an ensemble.
+views of a batch, the run's fold models, and the runs of an ensemble. With
+``adabn`` each model's BatchNorm statistics are first re-estimated on the test
+images themselves (``kaggle_kit.adabn``: unlabelled domain adaptation).
 
 >>> path = predict(get_competition("histopathologic-cancer-detection"), workspace, ["run-1"], tta="dihedral")
 >>> path.name
@@ -22,7 +24,7 @@ import numpy as np
 from kaggle_kit.competitions.custom import check_slug_owner
 from kaggle_kit.errors import SubmissionError, UnknownNameError
 from kaggle_kit.fsutil import write_csv_atomic
-from kaggle_kit.runfolder import check_run_id, load_model, test_predictions_name
+from kaggle_kit.runfolder import check_run_id, load_model, prediction_suffix, test_predictions_name
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -45,40 +47,43 @@ def predict(
     tta: str = "none",
     batch_size: int | None = None,
     *,
+    adabn: bool = False,
     progress: bool = True,
 ) -> Path:
-    """Write ``test_predictions[-tta].csv`` (``id,prob`` in sample_submission order); return its path.
+    """Write ``test_predictions[-tta][-adabn].csv`` (``id,prob`` in sample_submission order); return its path.
 
     One run writes into its own folder; several runs (an ensemble, probabilities
     averaged) write into ``runs/<slug>/_ensembles/<a>+<b>/``. ``batch_size``
     defaults to each run's training batch size and counts model inputs, TTA views
-    included, so memory stays where training had it.
+    included, so memory stays where training had it. ``adabn`` re-estimates each
+    model's BatchNorm statistics on the test images before predicting them.
     """
     check_slug_owner(competition, workspace)
     views = tta_views(tta)
     runs = open_runs(workspace, competition.slug, run_ids)
-    frames = [run_probabilities(competition, workspace, run_id, run, views, batch_size, progress)
+    frames = [run_probabilities(competition, workspace, run_id, run, views, batch_size, progress, adabn=adabn)
               for run_id, run in runs.items()]
     averaged = average_members(frames, list(runs))
     if len(runs) == 1:
         (run,) = runs.values()
-        return run.write_test_predictions(averaged, tta)
-    target = predictions_path(workspace, competition.slug, run_ids, tta)
+        return run.write_test_predictions(averaged, tta, adabn)
+    target = predictions_path(workspace, competition.slug, run_ids, tta, adabn)
     write_csv_atomic(target, averaged)  # an ensemble's folder: not a run, no run folder to own it
     return target
 
 
 def ensure_predictions(
-    competition: "Competition", workspace: "Workspace", run_ids: Sequence[str], tta: str = "none", **predict_options
+    competition: "Competition", workspace: "Workspace", run_ids: Sequence[str], tta: str = "none", *,
+    adabn: bool = False, **predict_options
 ) -> Path:
-    """The predictions file for these runs and TTA, predicting first (with ``predict_options``)
+    """The predictions file for these runs, TTA and AdaBN, predicting first (with ``predict_options``)
     when it is missing, or older than any of the runs' models (a resumed or retrained run) or
     than the cache of the test images as they are now (labels or images changed since)."""
     from kaggle_kit.data.cache import MANIFEST
     from kaggle_kit.data.prepare import PrepareOptions, prepare_current
 
     check_slug_owner(competition, workspace)
-    target = predictions_path(workspace, competition.slug, run_ids, tta)
+    target = predictions_path(workspace, competition.slug, run_ids, tta, adabn)
     runs = open_runs(workspace, competition.slug, run_ids)
     inputs = [path for run in runs.values() for path in run.model_paths()]
     progress = predict_options.get("progress", True)
@@ -88,7 +93,7 @@ def ensure_predictions(
         inputs.append(cache.root / MANIFEST)
     if target.is_file() and target.stat().st_mtime >= max(path.stat().st_mtime for path in inputs):
         return target
-    return predict(competition, workspace, run_ids, tta, **predict_options)
+    return predict(competition, workspace, run_ids, tta, adabn=adabn, **predict_options)
 
 
 def tta_views(tta: str) -> tuple[int, ...]:
@@ -117,19 +122,19 @@ def ensemble_name(run_ids: Sequence[str]) -> str:
     return f"ensemble{len(ids)}-{hashlib.sha256(joined.encode()).hexdigest()[:12]}"
 
 
-def prediction_name(run_ids: Sequence[str], tta: str = "none") -> str:
-    """The ensemble's name, with ``-flips``/``-dihedral`` when TTA is on."""
+def prediction_name(run_ids: Sequence[str], tta: str = "none", adabn: bool = False) -> str:
+    """The ensemble's name with the prediction options' suffix (``run-dihedral-adabn``)."""
     tta_views(tta)
-    name = ensemble_name(run_ids)
-    return name if tta == "none" else f"{name}-{tta}"
+    return ensemble_name(run_ids) + prediction_suffix(tta, adabn)
 
 
-def predictions_path(workspace: "Workspace", slug: str, run_ids: Sequence[str], tta: str = "none") -> Path:
+def predictions_path(workspace: "Workspace", slug: str, run_ids: Sequence[str], tta: str = "none",
+                     adabn: bool = False) -> Path:
     tta_views(tta)
     ids = canonical_run_ids(run_ids)
     root = workspace.runs_root(slug)
     folder = root / ids[0] if len(ids) == 1 else root / ENSEMBLES_FOLDER / ensemble_name(ids)
-    return folder / test_predictions_name(tta)
+    return folder / test_predictions_name(tta, adabn)
 
 
 def open_runs(workspace: "Workspace", slug: str, run_ids: Sequence[str]) -> dict[str, "RunFolder"]:
@@ -147,8 +152,11 @@ def run_probabilities(
     views: tuple[int, ...],
     batch_size: int | None = None,
     progress: bool = True,
+    *,
+    adabn: bool = False,
 ) -> "pd.DataFrame":
-    """``id,prob`` for every test image: the run's fold models averaged, each over the TTA views.
+    """``id,prob`` for every test image: the run's fold models averaged, each over the TTA views
+    (each model's BatchNorm statistics first re-estimated on the readable test images with ``adabn``).
 
     Unreadable test images (``readable=0`` in the cache) get the training prevalence:
     the model never saw them, and the prior is the least wrong answer.
@@ -169,6 +177,12 @@ def run_probabilities(
         rows = index["row"].to_numpy()[readable]
         dataset = make_dataset(prepared.test_store(), rows, None, per_batch, training=False)
         models = [load_model(path) for path in run.model_paths()]
+        if adabn:
+            from kaggle_kit.adabn import adapt_batchnorm
+
+            statistics_batches = make_dataset(prepared.test_store(), rows, None, run.config.batch_size, training=False)
+            for model in models:
+                adapt_batchnorm(model, statistics_batches)
         label = f"predict {run_id}" + (f" ×{len(views)} TTA" if len(views) > 1 else "")
         probs[readable] = average_over_models(models, dataset, views, len(rows), label, progress)
     return pd.DataFrame({"id": index["id"].astype(str).to_numpy(), "prob": probs})

@@ -245,8 +245,8 @@ class RunFolder:
             )
         return paths
 
-    def test_predictions_path(self, tta: str = "none") -> Path:
-        return self.path / test_predictions_name(tta)
+    def test_predictions_path(self, tta: str = "none", adabn: bool = False) -> Path:
+        return self.path / test_predictions_name(tta, adabn)
 
     @property
     def report_path(self) -> Path:
@@ -280,8 +280,8 @@ class RunFolder:
         write_text_atomic(self.report_path, html)
         return self.report_path
 
-    def write_test_predictions(self, frame: "pd.DataFrame", tta: str = "none") -> Path:
-        target = self.test_predictions_path(tta)
+    def write_test_predictions(self, frame: "pd.DataFrame", tta: str = "none", adabn: bool = False) -> Path:
+        target = self.test_predictions_path(tta, adabn)
         write_csv_atomic(target, frame)
         return target
 
@@ -315,8 +315,13 @@ def run_ids(root: Path) -> list[str]:
     return sorted(p.name for p in root.iterdir() if (p / CONFIG_FILE).is_file())
 
 
-def test_predictions_name(tta: str = "none") -> str:
-    return "test_predictions.csv" if tta == "none" else f"test_predictions-{tta}.csv"
+def prediction_suffix(tta: str = "none", adabn: bool = False) -> str:
+    """``-flips``/``-dihedral`` when TTA is on, then ``-adabn`` when AdaBN is: prediction and submission names."""
+    return ("" if tta == "none" else f"-{tta}") + ("-adabn" if adabn else "")
+
+
+def test_predictions_name(tta: str = "none", adabn: bool = False) -> str:
+    return f"test_predictions{prediction_suffix(tta, adabn)}.csv"
 
 
 def save_model(model: "keras.Model", target: Path) -> None:

@@ -68,6 +68,7 @@ def submit(
     run_ids: Sequence[str],
     *,
     tta: str = "none",
+    adabn: bool = False,
     output: str | os.PathLike | None = None,
     overwrite: bool = False,
     upload: bool = False,
@@ -76,17 +77,18 @@ def submit(
     progress: bool = True,
     report: bool = True,
 ) -> SubmitOutcome:
-    """Write ``submissions/<slug>/<run-id>[-tta].csv`` (or ``output``), then upload or score it.
+    """Write ``submissions/<slug>/<run-id>[-tta][-adabn].csv`` (or ``output``), then upload or score it.
 
-    Predicts first when the runs' ``test_predictions`` for this TTA are missing or stale.
+    Predicts first when the runs' ``test_predictions`` for this TTA and AdaBN are missing or stale.
     With ``report``, a run lacking its ``report.html`` (trained before reports, or
     its report failed) gets one; a report failure never fails the submission.
     """
     check_slug_owner(competition, workspace)
     runs = open_runs(workspace, competition.slug, run_ids)
-    target = Path(output) if output else submission_path(workspace, competition.slug, run_ids, tta)
+    target = Path(output) if output else submission_path(workspace, competition.slug, run_ids, tta, adabn)
     sample = read_sample_submission(sample_submission_path(workspace, competition.slug))
-    predictions = read_predictions(ensure_predictions(competition, workspace, run_ids, tta, batch_size=batch_size, progress=progress))
+    predictions = read_predictions(ensure_predictions(competition, workspace, run_ids, tta, adabn=adabn,
+                                                      batch_size=batch_size, progress=progress))
     probabilities = aligned_probabilities(predictions, sample)
     threshold = run_threshold(runs) if competition.metric == "accuracy" else None
     frame = submission_frame(sample, probabilities, threshold)
@@ -97,7 +99,7 @@ def submit(
     notebook_copy = write_notebook_submission(workspace, frame)
     standing = result = None
     if competition.locally_scored:
-        standing = score_locally(competition, workspace, runs, tta, target, threshold)
+        standing = score_locally(competition, workspace, runs, tta + ("+adabn" if adabn else ""), target, threshold)
     elif upload and notebook_copy is None:
         result = upload_file(competition, target, sample, message)
     values = "probabilities" if threshold is None else f"0/1 labels at threshold {threshold:.4f}"
@@ -143,8 +145,9 @@ def describe(outcome: SubmitOutcome) -> list[str]:
     return lines + [f"Report: {path}" for path in outcome.reports]
 
 
-def submission_path(workspace: "Workspace", slug: str, run_ids: Sequence[str], tta: str = "none") -> Path:
-    return workspace.submission_dir(slug) / f"{prediction_name(run_ids, tta)}.csv"
+def submission_path(workspace: "Workspace", slug: str, run_ids: Sequence[str], tta: str = "none",
+                    adabn: bool = False) -> Path:
+    return workspace.submission_dir(slug) / f"{prediction_name(run_ids, tta, adabn)}.csv"
 
 
 def probabilities_path(submission: Path) -> Path:
