@@ -139,11 +139,17 @@ def scores(labels: np.ndarray, probs: np.ndarray, thresholds: dict[str, float]) 
 
 
 def evaluate(task, competition, workspace, run, mode: str) -> dict[str, Any]:
-    """Predict the unseen images with ``mode`` (a TTA mode) and score halves A, B and all."""
+    """Predict the unseen images with ``mode`` and score halves A, B and all.
+
+    ``mode``: a TTA mode (``none``, ``flips``, ``dihedral``), ``adabn``, or both joined by ``+``
+    (``dihedral+adabn``): ``kit predict --tta MODE [--adabn]``.
+    """
     from kaggle_kit.predict import predict
 
+    parts = mode.split("+")
+    tta = next((part for part in parts if part != "adabn"), "none")
     cpu, wall = cpu_seconds(), time.perf_counter()
-    path = predict(competition, workspace, [run.run_id], tta=mode, progress=False)
+    path = predict(competition, workspace, [run.run_id], tta=tta, adabn="adabn" in parts, progress=False)
     cpu, wall = cpu_seconds() - cpu, time.perf_counter() - wall
     truth = unseen_labels(task, competition, workspace)
     probs = pd.read_csv(path, dtype={"id": str}).set_index("id")["prob"].reindex(truth["id"]).to_numpy()
@@ -272,42 +278,58 @@ def mean_sd(values: list[float], digits: int = 3) -> str:
     return f"{np.mean(values):.{digits}f} ± {np.std(values, ddof=1):.{digits}f}"
 
 
+MODE_NAMES = {"none": "plain", "dihedral": "8×TTA", "adabn": "AdaBN", "dihedral+adabn": "AdaBN + 8×TTA"}
+
+
 def tables(results: list[dict[str, Any]]) -> str:
-    """Markdown: one table per task, one row per recipe label (mean ± sd over its seeds)."""
+    """Markdown: per task, the recipes (mean ± sd over seeds) plain and with 8×TTA on halves A and B,
+    their cost, then the predict-time AdaBN variants of the same runs."""
     out = []
     for task in ("pcam", "galaxy"):
-        rows = [r for r in results if r["task"] == task]
-        if not rows:
-            continue
         groups: dict[str, list[dict[str, Any]]] = {}
-        for r in rows:
-            groups.setdefault(r["label"], []).append(r)
+        for r in results:
+            if r["task"] == task:
+                groups.setdefault(r["label"], []).append(r)
+        if not groups:
+            continue
         galaxy = task == "galaxy"
+
+        def column(group, mode, half, key="auc"):
+            return mean_sd([r["eval"][mode][half][key] for r in group if mode in r["eval"]])
+
         head = ["recipe", "seeds", "A: AUC", "A: AUC 8×TTA", "B: AUC", "B: AUC 8×TTA"]
         if galaxy:
-            head += ["B: bal. acc (balanced rule)", "B: acc (accuracy rule)"]
+            head += ["B: bal. acc, balanced rule (8×TTA)", "B: acc, accuracy rule (8×TTA)"]
         head += ["own val", "epochs", "train CPU-min", "8×TTA CPU-s"]
-        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        lines = [row(head), "|" + "---|" * len(head)]
+        adabn = [row(["recipe", "A: AdaBN", "A: AdaBN + 8×TTA", "B: AdaBN", "B: AdaBN + 8×TTA"]), "|---|---|---|---|---|"]
         for label, group in groups.items():
-            def pick(mode, half, key):
-                return [r["eval"][mode][half][key] for r in group if mode in r["eval"]]
-
-            cells = [f"`{label}`", ", ".join(str(r["seed"]) for r in group),
-                     mean_sd(pick("none", "A", "auc")), mean_sd(pick("dihedral", "A", "auc")),
-                     mean_sd(pick("none", "B", "auc")), mean_sd(pick("dihedral", "B", "auc"))]
+            same = len({r["recipe_digest"] for r in group}) == 1
+            name = f"`{label}`" + ("" if same else " (⚠ recipes differ)")
+            cells = [name, ", ".join(str(r["seed"]) for r in group),
+                     column(group, "none", "A"), column(group, "dihedral", "A"),
+                     column(group, "none", "B"), column(group, "dihedral", "B")]
             if galaxy:
-                cells += [mean_sd(pick("dihedral", "B", "bacc_balanced")), mean_sd(pick("dihedral", "B", "acc_accuracy"))]
+                cells += [column(group, "dihedral", "B", "bacc_balanced"), column(group, "dihedral", "B", "acc_accuracy")]
             cells += [mean_sd([r["own_val_score"] for r in group]),
                       mean_sd([r["epochs_run"] for r in group], 0),
                       mean_sd([r["train_cpu_s"] / 60 for r in group], 0),
                       mean_sd([r["eval"]["dihedral"]["cpu_s"] for r in group if "dihedral" in r["eval"]], 0)]
-            lines.append("| " + " | ".join(cells) + " |")
-        settings = {label: group[0]["settings"] for label, group in groups.items()}
+            lines.append(row(cells))
+            if any("adabn" in r["eval"] for r in group):
+                adabn.append(row([name, column(group, "adabn", "A"), column(group, "dihedral+adabn", "A"),
+                                  column(group, "adabn", "B"), column(group, "dihedral+adabn", "B")]))
         notes = [f"- `{label}`: {describe(group[0])}" for label, group in groups.items()]
         title = "PCam sample: train_* → valid_* (other slides)" if task == "pcam" else "Galaxy sample: held-out 20 %"
-        out += [f"**{title}**", "", *lines, "", *notes, ""]
-        del settings
+        out += [f"**{title}**", "", *lines, ""]
+        if len(adabn) > 2:
+            out += ["Predict-time AdaBN, the same runs:", "", *adabn, ""]
+        out += [*notes, ""]
     return "\n".join(out)
+
+
+def row(cells: list[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
 
 
 def describe(result: dict[str, Any]) -> str:
@@ -343,7 +365,8 @@ def main() -> None:
     run.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
                      help="override a recipe value (YAML value; augment.NAME, model_options.NAME), repeatable")
     run.add_argument("--seeds", default="1", help="comma-separated seeds (config.seed)")
-    run.add_argument("--eval", default="none,dihedral", help="comma-separated predict modes (TTA modes)")
+    run.add_argument("--eval", default="none,dihedral,adabn,dihedral+adabn",
+                     help="comma-separated predict modes: a TTA mode, adabn, or TTA+adabn")
     run.add_argument("--threads", type=int, default=0, help="TensorFlow threads for this process (0: TF decides)")
     run.add_argument("--workspace", default="/tmp/quality-bench", help="caches and runs go here (reused)")
     run.add_argument("--results", type=Path, default=RESULTS)
