@@ -366,6 +366,8 @@ TRAIN_OPTIONS = [
     click.option("--schedule", type=click.Choice(SCHEDULES)),
     click.option("--warmup-epochs", type=int),
     click.option("--label-smoothing", type=float),
+    click.option("--ema-momentum", type=float,
+                 help="Validate and keep the moving average of the weights (per step, e.g. 0.999); 0: off."),
     click.option("--patience", "early_stopping_patience", type=int, help="Early-stopping patience in epochs (0: off)."),
     click.option("--seed", type=int, help="Seed of the split, initialisation, shuffling and augmentation."),
     click.option("--mixed-precision", type=click.Choice(MIXED_PRECISION)),

@@ -94,6 +94,7 @@ class TrainConfig:
     schedule: str = "cosine"
     warmup_epochs: int = 0
     label_smoothing: float = 0.0
+    ema_momentum: float = 0.0  # > 0: validate and keep the EMA of the weights (per step; e.g. 0.999), not the weights
     early_stopping_patience: int = 5
     seed: int = 42
     augment: AugmentConfig = field(default_factory=AugmentConfig)
@@ -249,6 +250,7 @@ def _validate(c: TrainConfig) -> None:
     _choice("schedule", c.schedule, SCHEDULES)
     _check(0 <= c.warmup_epochs < c.epochs, "warmup_epochs must be from 0 to epochs - 1")
     _check(0.0 <= c.label_smoothing < 0.5, "label_smoothing must be from 0 to below 0.5")
+    _check(0.0 <= c.ema_momentum < 1.0, "ema_momentum must be 0 (off) or a momentum below 1, e.g. 0.999")
     _check(c.early_stopping_patience >= 0, "early_stopping_patience must be 0 (off) or more")
     _check(c.weights in (None, "imagenet"), "weights must be empty or 'imagenet'")
     _choice("strategy", c.strategy, STRATEGIES)

@@ -304,3 +304,48 @@ def test_missing_data_fails_before_any_run_folder_is_made(workspace_env):
     assert result.exit_code == 1
     assert result.output.startswith(f"Error: raw files of {CANCER} not found at ")
     assert not workspace_env.runs_root(CANCER).exists() or not any(workspace_env.runs_root(CANCER).iterdir())
+
+
+def test_ema_validates_and_keeps_the_moving_average_of_the_weights(workspace_env, tiny_models, monkeypatch):
+    import keras
+
+    from kaggle_kit.runfolder import load_model
+    from kaggle_kit.training import callbacks
+
+    momentum = 0.8
+    config = toy_config(tiny_models[0], epochs=2, optimizer="sgd", lr=0.05, ema_momentum=momentum)
+    steps: list[list[np.ndarray]] = []
+
+    class Recorder(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            steps.append([w.numpy().copy() for w in self.model.trainable_weights])
+
+    original = callbacks.training_callbacks
+    monkeypatch.setattr(callbacks, "training_callbacks", lambda *a: [Recorder(), *original(*a)])
+    run = start_run(workspace_env, config)
+    train_prepared(run, config, "auc", toy_data(), progress=False)
+
+    # Keras' EMA: the first step copies the weights, then average = m·average + (1 − m)·weights.
+    expected = steps[0]
+    for weights in steps[1:]:
+        expected = [momentum * a + (1 - momentum) * w for a, w in zip(expected, weights)]
+    best_epoch = run.metrics["best_epoch"]
+    per_epoch = len(steps) // 2
+    if best_epoch == 1:  # the best model is the average as it stood at the end of epoch 1
+        expected = steps[0]
+        for weights in steps[1:per_epoch]:
+            expected = [momentum * a + (1 - momentum) * w for a, w in zip(expected, weights)]
+    best = load_model(run.path / "best.keras").trainable_weights
+    for saved, average in zip(best, expected):
+        np.testing.assert_allclose(saved.numpy(), average, rtol=1e-5, atol=1e-6)
+    assert not all(np.allclose(a, r) for a, r in zip(expected, steps[best_epoch * per_epoch - 1]))  # not the raw weights
+    # The checkpoint keeps the raw weights, with the average in the optimizer, so a resume continues exactly.
+    checkpoint = load_model(run.path / "checkpoints" / "epoch-0002" / "model.keras", with_optimizer=True)
+    for saved, raw in zip(checkpoint.trainable_weights, steps[-1]):
+        np.testing.assert_allclose(saved.numpy(), raw, rtol=1e-5, atol=1e-7)  # Keras swaps by adding: rounding
+    averages = checkpoint.optimizer._model_variables_moving_average
+    final = steps[0]
+    for weights in steps[1:]:
+        final = [momentum * a + (1 - momentum) * w for a, w in zip(final, weights)]
+    for saved, average in zip(averages, final):
+        np.testing.assert_allclose(saved.numpy(), average, rtol=1e-5, atol=1e-6)

@@ -8,9 +8,10 @@ callback added in :func:`training_callbacks` works under every strategy.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterator
 
 import keras
 
@@ -31,10 +32,15 @@ def training_callbacks(config: TrainConfig, steps_per_epoch: int, state: Trainin
     """The callbacks of a unit, in the order they run after each epoch.
 
     The schedule first (it adds ``lr`` to the epoch's logs), the run keeper last
-    (it saves the epoch: history, best model, checkpoint). A new callback (e.g.
-    ``keras.callbacks.SwapEMAWeights``) goes between them.
+    (it saves the epoch: history, best model, checkpoint). With ``ema_momentum``,
+    :class:`AveragedWeights` between them: validation scores the weights' moving
+    average, and the keeper saves that average as the best model.
     """
-    return [LearningRateControl(config, steps_per_epoch, state, monitor), keeper]
+    callbacks: list[keras.callbacks.Callback] = [LearningRateControl(config, steps_per_epoch, state, monitor)]
+    if config.ema_momentum:
+        keeper.averaged = AveragedWeights()
+        callbacks.append(keeper.averaged)
+    return callbacks + [keeper]
 
 
 def plateau_patience(config: TrainConfig) -> int:
@@ -87,11 +93,32 @@ class LearningRateControl(keras.callbacks.Callback):
             self.state.plateau_wait = 0
 
 
+class AveragedWeights(keras.callbacks.SwapEMAWeights):
+    """Validation sees the optimizer's exponential moving average of the weights (Keras'
+    ``SwapEMAWeights``: swapped in for each evaluation, out after); :meth:`in_model` swaps it in
+    for the run keeper to save as the best model. Training itself, and the checkpoint, keep the
+    raw weights (the average lives in the optimizer's state), so a resume continues exactly."""
+
+    @contextlib.contextmanager
+    def in_model(self) -> Iterator[None]:
+        if self._ema_weights_in_model:
+            yield
+            return
+        self._swap_variables()  # Keras' own swap: in place, also under a distribution strategy
+        self._ema_weights_in_model = True
+        try:
+            yield
+        finally:
+            self._swap_variables()
+            self._ema_weights_in_model = False
+
+
 class RunKeeper(keras.callbacks.Callback):
     """After each epoch: history, best model, early stopping, then the resumable checkpoint.
 
     A NaN loss stops training before anything of that epoch is saved, so the
-    best model and the last checkpoint stay the last good ones.
+    best model and the last checkpoint stay the last good ones. With
+    ``averaged`` (EMA), the best model saved is the weights' moving average.
     """
 
     def __init__(self, unit: "UnitFolder", state: TrainingState, monitor: str, patience: int, epochs: int):
@@ -99,6 +126,7 @@ class RunKeeper(keras.callbacks.Callback):
         self.unit, self.state, self.monitor = unit, state, monitor
         self.patience, self.epochs = patience, epochs
         self.nan_epoch: int | None = None
+        self.averaged: AveragedWeights | None = None
         self._started = time.monotonic()
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -117,7 +145,8 @@ class RunKeeper(keras.callbacks.Callback):
         score = logs.get(self.monitor, math.nan)
         if math.isfinite(score) and (state.best_score is None or score > state.best_score):
             state.best_score, state.best_epoch, state.wait = score, epoch + 1, 0
-            self.unit.save_best(self.model)
+            with self.averaged.in_model() if self.averaged is not None else contextlib.nullcontext():
+                self.unit.save_best(self.model)
         else:
             state.wait += 1
         if self.patience and state.wait >= self.patience and state.epochs_done < self.epochs:

@@ -42,16 +42,19 @@ def model_options(config: TrainConfig) -> dict:
 
 
 def make_optimizer(config: TrainConfig) -> "keras.optimizers.Optimizer":
+    """The config's optimizer; with ``ema_momentum`` it also keeps an exponential moving average of the
+    weights (Keras' ``use_ema``; ``callbacks.AveragedWeights`` validates and saves that average)."""
     import keras
 
     decay = config.weight_decay or None
+    ema = {"use_ema": True, "ema_momentum": config.ema_momentum} if config.ema_momentum else {}
     if config.optimizer == "adam":
-        return keras.optimizers.Adam(config.lr, weight_decay=decay)
+        return keras.optimizers.Adam(config.lr, weight_decay=decay, **ema)
     if config.optimizer == "adamw":
-        return keras.optimizers.AdamW(config.lr, weight_decay=config.weight_decay)
+        return keras.optimizers.AdamW(config.lr, weight_decay=config.weight_decay, **ema)
     if config.optimizer == "rmsprop":
-        return keras.optimizers.RMSprop(config.lr, weight_decay=decay)
-    return keras.optimizers.SGD(config.lr, momentum=0.9, nesterov=True, weight_decay=decay)
+        return keras.optimizers.RMSprop(config.lr, weight_decay=decay, **ema)
+    return keras.optimizers.SGD(config.lr, momentum=0.9, nesterov=True, weight_decay=decay, **ema)
 
 
 def gpu_count() -> int:
