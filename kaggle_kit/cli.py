@@ -343,6 +343,18 @@ def _key_value(ctx, param, values):
     return options or None
 
 
+def _duration(ctx, param, value):
+    """--time-limit 30m → seconds."""
+    from kaggle_kit.config import parse_duration
+
+    if value is None:
+        return None
+    try:
+        return parse_duration(value)
+    except KitError as exc:
+        raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+
+
 TRAIN_OPTIONS = [
     click.option("--config", "config_file", type=click.Path(dir_okay=False, exists=True), help="YAML file of training options."),
     click.option("--recipe", type=click.Choice(["default", "notebook"]), default="default", show_default=True,
@@ -359,6 +371,8 @@ TRAIN_OPTIONS = [
     click.option("--val-fraction", type=float, help="Stratified hold-out fraction."),
     click.option("--folds", type=int, help="Stratified K-fold instead of a hold-out (out-of-fold predictions, CV score)."),
     click.option("--epochs", type=int),
+    click.option("--time-limit", callback=_duration, metavar="DURATION",
+                 help="Fit the epochs (at most --epochs) and the cosine decay to this budget, e.g. 30m or 1h."),
     click.option("--batch-size", type=int),
     click.option("--lr", type=float, help="Learning rate."),
     click.option("--optimizer", type=click.Choice(OPTIMIZERS)),

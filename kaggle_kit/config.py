@@ -96,6 +96,7 @@ class TrainConfig:
     label_smoothing: float = 0.0
     ema_momentum: float = 0.0  # > 0: validate and keep the EMA of the weights (per step; e.g. 0.999), not the weights
     early_stopping_patience: int = 5
+    time_limit: float = 0.0  # seconds for the whole training (0: none): epochs fitted after the first one
     seed: int = 42
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     # hardware
@@ -224,6 +225,26 @@ def _coerce_fields(instance: Any, prefix: str = "") -> None:
         object.__setattr__(instance, f.name, coerce(types[f.name], getattr(instance, f.name), prefix + f.name))
 
 
+TIME_UNITS = {"s": 1, "m": 60, "h": 3600}
+
+
+def parse_duration(text: str) -> float:
+    """``"30m"``, ``"1h30m"``, ``"90s"`` or a bare number of seconds → seconds (``--time-limit``)."""
+    import re
+
+    cleaned = str(text).strip().lower().replace(" ", "")
+    try:
+        seconds = float(cleaned)
+    except ValueError:
+        parts = re.fullmatch(r"((\d+(\.\d+)?)h)?((\d+(\.\d+)?)m)?((\d+(\.\d+)?)s)?", cleaned)
+        if not cleaned or parts is None:
+            raise ConfigError(f"time limit '{text}' is not a duration; write it like 30m, 1h30m, 90s or 1800")
+        seconds = sum(float(parts.group(i) or 0) * TIME_UNITS[unit] for i, unit in ((2, "h"), (5, "m"), (8, "s")))
+    if seconds <= 0:
+        raise ConfigError(f"time limit '{text}' must be longer than zero")
+    return seconds
+
+
 def _check(condition: bool, message: str) -> None:
     if not condition:
         raise ConfigError(message)
@@ -254,6 +275,10 @@ def _validate(c: TrainConfig) -> None:
     _check(c.early_stopping_patience >= 0, "early_stopping_patience must be 0 (off) or more")
     _check(c.weights in (None, "imagenet"), "weights must be empty or 'imagenet'")
     _choice("strategy", c.strategy, STRATEGIES)
+    _check(c.time_limit >= 0, "time_limit must be 0 (none) or a number of seconds")
+    _check(not (c.time_limit and c.strategy == "multiworker"),
+           "time_limit does not work with strategy multiworker (each worker would time its own epochs); "
+           "set --epochs instead")
     _choice("mixed_precision", c.mixed_precision, MIXED_PRECISION)
     a = c.augment
     _check(0.0 <= a.rotation_range <= 360.0, "augment.rotation_range must be degrees from 0 to 360")

@@ -349,3 +349,64 @@ def test_ema_validates_and_keeps_the_moving_average_of_the_weights(workspace_env
         final = [momentum * a + (1 - momentum) * w for a, w in zip(final, weights)]
     for saved, average in zip(averages, final):
         np.testing.assert_allclose(saved.numpy(), average, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("text, seconds", [("30m", 1800), ("1h30m", 5400), ("90s", 90), ("1800", 1800), ("0.5h", 1800)])
+def test_time_limits_are_read_with_their_units(text, seconds):
+    from kaggle_kit.config import parse_duration
+
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text, message", [
+    ("soon", "time limit 'soon' is not a duration; write it like 30m, 1h30m, 90s or 1800"),
+    ("0m", "time limit '0m' must be longer than zero"),
+])
+def test_a_bad_time_limit_is_a_usage_error(text, message):
+    result = CliRunner().invoke(cli, ["train", CANCER, "--time-limit", text])
+    assert result.exit_code == 2 and message in result.output
+
+
+def test_fitted_epochs_fill_the_budget_within_the_configured_ones():
+    from kaggle_kit.training.callbacks import fitted_epochs
+
+    assert fitted_epochs(1800, 130, 30) == 13
+    assert fitted_epochs(1800, 130, 10) == 10  # never more than configured
+    assert fitted_epochs(100, 130, 10) == 1  # at least the epoch already done
+
+
+def test_a_time_limit_fits_the_epochs_and_the_cosine_decay_and_survives_a_resume(workspace_env, tiny_models,
+                                                                                 monkeypatch):
+    from kaggle_kit.training import callbacks
+
+    clock = iter(range(0, 10_000, 50))  # each epoch "takes" 50 s
+    monkeypatch.setattr(callbacks.TimeBudget, "clock", staticmethod(lambda: float(next(clock))))
+    config = toy_config(tiny_models[0], epochs=8, schedule="cosine", time_limit=175.0)
+    run = start_run(workspace_env, config)
+    rates = []
+    original_end = callbacks.LearningRateControl.on_epoch_end
+    monkeypatch.setattr(callbacks.LearningRateControl, "on_epoch_end",
+                        lambda self, epoch, logs=None: (original_end(self, epoch, logs), rates.append(logs["lr"])))
+    original_batch = callbacks.LearningRateControl.on_train_batch_begin
+
+    def killed_in_epoch_two(self, batch, logs=None):
+        if self._epoch == 1:
+            raise KeyboardInterrupt("killed")
+        original_batch(self, batch, logs)
+
+    monkeypatch.setattr(callbacks.LearningRateControl, "on_train_batch_begin", killed_in_epoch_two)
+    with pytest.raises(KeyboardInterrupt):
+        train_prepared(run, config, "auc", toy_data(), progress=False)
+    state = json.loads((run.path / "checkpoints" / "epoch-0001" / "state.json").read_text())
+    assert state["fitted_epochs"] == 3  # 175 s hold three 50 s epochs
+
+    clock = iter(range(0, 10_000, 1))  # the resumed process is faster: it must keep the fitted schedule
+    monkeypatch.setattr(callbacks.LearningRateControl, "on_train_batch_begin", original_batch)
+    train_prepared(run, config, "auc", toy_data(), progress=False)
+    assert run.metrics["epochs_run"] == 3 and list(pd.read_csv(run.path / "history.csv")["epoch"]) == [1, 2, 3]
+    steps = 3  # 77 training images, batch 32
+    # Epoch 1 ran on the configured 8-epoch decay (the pace was unknown); from epoch 2 on it is fitted to 3.
+    expected = [callbacks.learning_rate_at(config, (e + 1) * steps - 1, steps, epochs=8 if e == 0 else 3)
+                for e in range(3)]
+    np.testing.assert_allclose(rates, expected, rtol=1e-6)
+    assert rates[-1] < 0.1 * config.lr  # the decay reached its end within the budget

@@ -37,6 +37,8 @@ def training_callbacks(config: TrainConfig, steps_per_epoch: int, state: Trainin
     average, and the keeper saves that average as the best model.
     """
     callbacks: list[keras.callbacks.Callback] = [LearningRateControl(config, steps_per_epoch, state, monitor)]
+    if config.time_limit:
+        callbacks.append(TimeBudget(config.time_limit / max(1, config.folds), config.epochs, state))
     if config.ema_momentum:
         keeper.averaged = AveragedWeights()
         callbacks.append(keeper.averaged)
@@ -48,13 +50,15 @@ def plateau_patience(config: TrainConfig) -> int:
     return max(1, config.early_stopping_patience // 2) if config.early_stopping_patience else 2
 
 
-def learning_rate_at(config: TrainConfig, step: int, steps_per_epoch: int, lr_scale: float = 1.0) -> float:
-    """The configured schedule's learning rate at global ``step`` (linear warmup first)."""
+def learning_rate_at(config: TrainConfig, step: int, steps_per_epoch: int, lr_scale: float = 1.0,
+                     epochs: int | None = None) -> float:
+    """The configured schedule's learning rate at global ``step`` (linear warmup first); the cosine
+    decays over ``epochs`` (default ``config.epochs``; fewer when a time limit fitted them)."""
     warmup = config.warmup_epochs * steps_per_epoch
     if step < warmup:
         return config.lr * (step + 1) / warmup
     if config.schedule == "cosine":
-        span = max(1, config.epochs * steps_per_epoch - warmup)
+        span = max(1, (epochs or config.epochs) * steps_per_epoch - warmup)
         progress = min(1.0, (step - warmup) / span)
         return config.lr * 0.5 * (1.0 + math.cos(math.pi * progress))
     if config.schedule == "plateau":
@@ -76,7 +80,7 @@ class LearningRateControl(keras.callbacks.Callback):
     def on_train_batch_begin(self, batch, logs=None):
         step = self._epoch * self.steps_per_epoch + batch
         self.model.optimizer.learning_rate = learning_rate_at(
-            self.config, step, self.steps_per_epoch, self.state.lr_scale
+            self.config, step, self.steps_per_epoch, self.state.lr_scale, self.state.epochs(self.config.epochs)
         )
 
     def on_epoch_end(self, epoch, logs=None):
@@ -91,6 +95,36 @@ class LearningRateControl(keras.callbacks.Callback):
         if self.state.plateau_wait >= plateau_patience(self.config):
             self.state.lr_scale = max(self.state.lr_scale * PLATEAU_FACTOR, MIN_LR_SCALE)
             self.state.plateau_wait = 0
+
+
+class TimeBudget(keras.callbacks.Callback):
+    """``--time-limit``: after the first epoch, fit the unit's epochs to its share of the budget.
+
+    The first epoch (training, validation; tracing included, so the estimate errs
+    on the short side) sets the pace: the unit gets as many epochs as fit in
+    ``seconds``, at least 1 and at most the configured ones, and the cosine decay
+    is stretched over exactly those (AutoGluon's ``time_limit`` in spirit). The
+    choice is saved in the loop state: a resumed run keeps it.
+    """
+
+    clock = staticmethod(time.monotonic)
+
+    def __init__(self, seconds: float, epochs: int, state: TrainingState):
+        super().__init__()
+        self.seconds, self.configured, self.state = seconds, epochs, state
+        self._started = self.clock()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._started = self.clock()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.state.fitted_epochs is None:
+            self.state.fitted_epochs = fitted_epochs(self.seconds, self.clock() - self._started, self.configured)
+
+
+def fitted_epochs(budget: float, first_epoch: float, configured: int) -> int:
+    """How many epochs of ``first_epoch`` seconds fit in ``budget``: from 1 to ``configured``."""
+    return max(1, min(configured, int(budget // max(first_epoch, 1e-9))))
 
 
 class AveragedWeights(keras.callbacks.SwapEMAWeights):
@@ -149,8 +183,10 @@ class RunKeeper(keras.callbacks.Callback):
                 self.unit.save_best(self.model)
         else:
             state.wait += 1
-        if self.patience and state.wait >= self.patience and state.epochs_done < self.epochs:
+        if self.patience and state.wait >= self.patience and state.epochs_done < state.epochs(self.epochs):
             state.stopped_early = True
+            self.model.stop_training = True
+        if state.epochs_done >= state.epochs(self.epochs):  # a time limit fitted fewer epochs than fit() runs
             self.model.stop_training = True
         self.unit.write_history(history_frame(state.history))
         self.unit.save_checkpoint(self.model, state.to_json())

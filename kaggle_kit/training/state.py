@@ -24,9 +24,14 @@ class TrainingState:
     stopped_early: bool = False
     train_seconds: float = 0.0
     history: list[dict[str, float]] = field(default_factory=list)
+    fitted_epochs: int | None = None  # the epochs a time limit leaves room for (fixed after the first epoch)
+
+    def epochs(self, configured: int) -> int:
+        """The unit's epochs: the configured ones, or fewer when a time limit fitted them."""
+        return min(configured, self.fitted_epochs or configured)
 
     def finished(self, epochs: int) -> bool:
-        return self.stopped_early or self.epochs_done >= epochs
+        return self.stopped_early or self.epochs_done >= self.epochs(epochs)
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
