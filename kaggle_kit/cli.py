@@ -18,7 +18,7 @@ import click
 
 from kaggle_kit import __version__
 from kaggle_kit.config import (
-    BALANCE_CHOICES, FILL_MODES, MIXED_PRECISION, OPTIMIZERS, SCHEDULES, STAIN_NORMS, STRATEGIES,
+    BALANCE_CHOICES, FILL_MODES, MIXED_PRECISION, OPTIMIZERS, SCHEDULES, STAIN_NORMS, STRATEGIES, THRESHOLD_RULES,
 )
 from kaggle_kit.errors import KitError, KitWarning
 from kaggle_kit.secrets import scrub
@@ -205,10 +205,24 @@ def run_options(command):
                            help="Images per model call, TTA views included (default: the run's batch size).")(command)
     command = click.option("--adabn", is_flag=True,
                            help="Re-estimate BatchNorm statistics on the test images first (unlabelled adaptation).")(command)
-    command = click.option("--tta", type=click.Choice(["none", "flips", "dihedral"]), default="none", show_default=True,
-                           help="Test-time augmentation: average over 4 flips or all 8 flips and quarter-turns.")(command)
-    return click.option("--run", "run_ids", required=True, multiple=True, metavar="RUN",
-                        help="Run id under runs/<slug>/; repeat to average several runs (an ensemble).")(command)
+    command = click.option("--tta", type=click.Choice(["auto", "none", "flips", "dihedral"]), default="auto",
+                           show_default=True,
+                           help="Test-time augmentation: average over 4 flips or all 8 flips and quarter-turns; "
+                                "auto: the views the run trained with (dihedral for the built-in recipes).")(command)
+    return click.option("--run", "run_ids", multiple=True, metavar="RUN",
+                        help="Run id under runs/<slug>/; repeat to average several runs (an ensemble). "
+                             "Default: the finished run with the best validation score.")(command)
+
+
+def chosen_runs(workspace, slug: str, run_ids: tuple[str, ...]) -> tuple[str, ...]:
+    """The --run ids, or the best finished run (said on stdout) when none is given."""
+    from kaggle_kit.runs import best_run, chosen_run_line, list_runs
+
+    if run_ids:
+        return run_ids
+    run = best_run(workspace, slug)
+    click.echo(chosen_run_line(run, sum(1 for each in list_runs(workspace, slug) if each.complete)))
+    return (run.run_id,)
 
 
 @cli.command()
@@ -222,8 +236,9 @@ def predict(slug, run_ids, tta, adabn, batch_size, no_progress, workspace):
     """
     from kaggle_kit.predict import predict as predict_test_set
 
-    path = predict_test_set(load_competition(slug, workspace), workspace, run_ids, tta, batch_size, adabn=adabn,
-                            progress=not no_progress)
+    competition = load_competition(slug, workspace)
+    run_ids = chosen_runs(workspace, competition.slug, run_ids)
+    path = predict_test_set(competition, workspace, run_ids, tta, batch_size, adabn=adabn, progress=not no_progress)
     click.echo(f"Wrote {path}")
 
 
@@ -235,19 +250,23 @@ def predict(slug, run_ids, tta, adabn, batch_size, no_progress, workspace):
 @click.option("--upload", is_flag=True, help="Send the file to Kaggle (locally scored competitions are scored here).")
 @click.option("-m", "--message", help="Submission description shown on Kaggle (with --upload).")
 @click.option("--no-report", is_flag=True, help="Do not write a missing report.html into the run folder.")
+@click.option("--threshold-rule", type=click.Choice(THRESHOLD_RULES),
+              help="Accuracy competitions: the validation threshold with the best accuracy, or the best balanced "
+                   "accuracy (holds when the test classes are balanced differently). Default: the run's recipe.")
 @workspace_options
 def submit(slug, run_ids, tta, adabn, batch_size, no_progress, output, overwrite, upload, message, no_report,
-           workspace):
+           threshold_rule, workspace):
     """Write a validated submission CSV in the sample_submission format; upload it or score it locally.
 
     Example: kit submit histopathologic-cancer-detection --run 20261122-030000-kit-resnet --tta flips --upload -m "resnet 96px"
     """
     from kaggle_kit.submit import describe, submit as make_submission
 
-    outcome = make_submission(load_competition(slug, workspace), workspace, run_ids, tta=tta, adabn=adabn, output=output,
-                              overwrite=overwrite,
-                              upload=upload, message=message, batch_size=batch_size, progress=not no_progress,
-                              report=not no_report)
+    competition = load_competition(slug, workspace)
+    run_ids = chosen_runs(workspace, competition.slug, run_ids)
+    outcome = make_submission(competition, workspace, run_ids, tta=tta, adabn=adabn, threshold_rule=threshold_rule,
+                              output=output, overwrite=overwrite, upload=upload, message=message,
+                              batch_size=batch_size, progress=not no_progress, report=not no_report)
     for line in describe(outcome):
         click.echo(line)
 

@@ -29,6 +29,7 @@ STRATEGIES = ("auto", "none", "mirrored", "multiworker")
 MIXED_PRECISION = ("auto", "on", "off", "float16", "bfloat16")
 DATA_SETTINGS = ("image_size", "crop", "balance", "min_vote_fraction", "max_images", "seed", "stain_norm")  # the cache's identity
 STAIN_NORMS = ("none", "macenko")
+THRESHOLD_RULES = ("accuracy", "balanced")
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,9 @@ class TrainConfig:
     early_stopping_patience: int = 5
     time_limit: float = 0.0  # seconds for the whole training (0: none): epochs fitted after the first one
     seed: int = 42
+    # The 0/1 cut of an accuracy submission, fitted on validation: best accuracy, or best balanced accuracy
+    # (which holds when the test set's class balance differs).
+    threshold_rule: str = "accuracy"
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     # hardware
     strategy: str = "auto"
@@ -259,6 +263,7 @@ def _validate(c: TrainConfig) -> None:
     _check(0.05 <= float(c.crop) <= 1.0, "crop must be a fraction of the frame from 0.05 to 1.0")
     _choice("balance", c.balance, BALANCE_CHOICES)
     _choice("stain_norm", c.stain_norm, STAIN_NORMS)
+    _choice("threshold_rule", c.threshold_rule, THRESHOLD_RULES)
     _check(c.min_vote_fraction is None or 0.0 <= c.min_vote_fraction <= 1.0, "min_vote_fraction must be from 0 to 1")
     _check(c.max_images is None or c.max_images >= 4, "max_images must be at least 4")
     _check(0.0 < c.val_fraction < 0.9, "val_fraction must be above 0 and below 0.9")

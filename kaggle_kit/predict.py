@@ -36,6 +36,9 @@ if TYPE_CHECKING:
 # Views per TTA mode, as indices of ``data.augment.dihedral_transform`` (the augmenter's numbering):
 # 0 identity, 4 left-right flip, 6 up-down flip (flip + half turn), 2 half turn (both flips).
 TTA_VIEWS = {"none": (0,), "flips": (0, 4, 6, 2), "dihedral": tuple(range(8))}
+# The default: the views the runs' augmentation made them blind to (``resolve_tta``).
+AUTO_TTA = "auto"
+TTA_MODES = (AUTO_TTA, *TTA_VIEWS)
 ENSEMBLES_FOLDER = "_ensembles"
 MAX_NAME = 120  # longest ensemble name spelled out in full
 
@@ -44,7 +47,7 @@ def predict(
     competition: "Competition",
     workspace: "Workspace",
     run_ids: Sequence[str],
-    tta: str = "none",
+    tta: str = AUTO_TTA,
     batch_size: int | None = None,
     *,
     adabn: bool = False,
@@ -55,12 +58,15 @@ def predict(
     One run writes into its own folder; several runs (an ensemble, probabilities
     averaged) write into ``runs/<slug>/_ensembles/<a>+<b>/``. ``batch_size``
     defaults to each run's training batch size and counts model inputs, TTA views
-    included, so memory stays where training had it. ``adabn`` re-estimates each
-    model's BatchNorm statistics on the test images before predicting them.
+    included, so memory stays where training had it. ``tta`` ``auto`` averages the
+    views the runs were trained to be blind to (:func:`resolve_tta`). ``adabn``
+    re-estimates each model's BatchNorm statistics on the test images first.
     """
     check_slug_owner(competition, workspace)
-    views = tta_views(tta)
+    check_tta(tta)
     runs = open_runs(workspace, competition.slug, run_ids)
+    tta = resolve_tta(tta, runs)
+    views = tta_views(tta)
     frames = [run_probabilities(competition, workspace, run_id, run, views, batch_size, progress, adabn=adabn)
               for run_id, run in runs.items()]
     averaged = average_members(frames, list(runs))
@@ -73,7 +79,7 @@ def predict(
 
 
 def ensure_predictions(
-    competition: "Competition", workspace: "Workspace", run_ids: Sequence[str], tta: str = "none", *,
+    competition: "Competition", workspace: "Workspace", run_ids: Sequence[str], tta: str = AUTO_TTA, *,
     adabn: bool = False, **predict_options
 ) -> Path:
     """The predictions file for these runs, TTA and AdaBN, predicting first (with ``predict_options``)
@@ -83,8 +89,9 @@ def ensure_predictions(
     from kaggle_kit.data.prepare import PrepareOptions, prepare_current
 
     check_slug_owner(competition, workspace)
-    target = predictions_path(workspace, competition.slug, run_ids, tta, adabn)
     runs = open_runs(workspace, competition.slug, run_ids)
+    tta = resolve_tta(tta, runs)
+    target = predictions_path(workspace, competition.slug, run_ids, tta, adabn)
     inputs = [path for run in runs.values() for path in run.model_paths()]
     progress = predict_options.get("progress", True)
     for run in runs.values():
@@ -94,6 +101,25 @@ def ensure_predictions(
     if target.is_file() and target.stat().st_mtime >= max(path.stat().st_mtime for path in inputs):
         return target
     return predict(competition, workspace, run_ids, tta, adabn=adabn, **predict_options)
+
+
+def resolve_tta(tta: str, runs: dict[str, "RunFolder"]) -> str:
+    """``auto``: the views every run was trained to be blind to — ``dihedral`` when all trained with
+    ``dihedral``, ``flips`` when all with both flips, else ``none``. Other modes are kept as given."""
+    if check_tta(tta) != AUTO_TTA:
+        return tta
+    augments = [run.config.augment for run in runs.values()]
+    if all(a.dihedral for a in augments):
+        return "dihedral"
+    if all(a.dihedral or (a.horizontal_flip and a.vertical_flip) for a in augments):
+        return "flips"
+    return "none"
+
+
+def check_tta(tta: str) -> str:
+    if tta not in TTA_MODES:
+        raise UnknownNameError("TTA mode", tta, list(TTA_MODES))
+    return tta
 
 
 def tta_views(tta: str) -> tuple[int, ...]:

@@ -31,6 +31,36 @@ def latest_run(workspace: Workspace, slug: str) -> RunFolder:
     return finished[-1]
 
 
+def best_run(workspace: Workspace, slug: str) -> RunFolder:
+    """The finished run of ``slug`` with the best validation score (its metric's direction; ties: the newest).
+
+    What ``kit submit`` and ``kit predict`` use when no ``--run`` is given. Runs
+    whose files cannot be read are passed over.
+    """
+    from kaggle_kit.metrics import get_metric, list_metrics
+
+    scored = []
+    for position, run in enumerate(list_runs(workspace, slug)):
+        try:
+            metrics = run.metrics
+        except KitError:
+            continue
+        if metrics is None or metrics.get("score") is None:
+            continue
+        sign = 1 if metrics["metric"] not in list_metrics() or get_metric(metrics["metric"]).greater_is_better else -1
+        scored.append((sign * float(metrics["score"]), position, run))
+    if not scored:
+        raise RunNotFoundError(f"no finished run of {slug} in {workspace.runs_root(slug)}; run `kit train {slug}` first")
+    return max(scored, key=lambda item: item[:2])[2]
+
+
+def chosen_run_line(run: RunFolder, finished: int) -> str:
+    """What ``kit submit``/``kit predict`` say when they pick the best run themselves."""
+    metrics = run.metrics or {}
+    return (f"Using run {run.run_id}: the best validation {metrics.get('metric')} ({metrics.get('score'):.4f}) "
+            f"of {finished} finished run{'s' if finished != 1 else ''}; pass --run RUN to choose another")
+
+
 @dataclass(frozen=True)
 class RunSummary:
     """One row of ``kit runs``."""

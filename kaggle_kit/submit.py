@@ -33,7 +33,7 @@ from kaggle_kit.leaderboard import (
     record_score,
     score_submission,
 )
-from kaggle_kit.predict import ensure_predictions, open_runs, prediction_name
+from kaggle_kit.predict import check_tta, ensure_predictions, open_runs, prediction_name, resolve_tta
 from kaggle_kit.validate import read_sample_submission, sample_submission_path, validation_error, validate_submission
 
 NOTEBOOK_SUBMISSION = "submission.csv"
@@ -67,8 +67,9 @@ def submit(
     workspace: "Workspace",
     run_ids: Sequence[str],
     *,
-    tta: str = "none",
+    tta: str = "auto",
     adabn: bool = False,
+    threshold_rule: str | None = None,
     output: str | os.PathLike | None = None,
     overwrite: bool = False,
     upload: bool = False,
@@ -80,17 +81,22 @@ def submit(
     """Write ``submissions/<slug>/<run-id>[-tta][-adabn].csv`` (or ``output``), then upload or score it.
 
     Predicts first when the runs' ``test_predictions`` for this TTA and AdaBN are missing or stale.
+    ``threshold_rule`` (``accuracy`` or ``balanced``; default: the runs' ``threshold_rule``) picks
+    the validation threshold that turns probabilities into 0/1 labels.
     With ``report``, a run lacking its ``report.html`` (trained before reports, or
     its report failed) gets one; a report failure never fails the submission.
     """
     check_slug_owner(competition, workspace)
+    check_tta(tta)
     runs = open_runs(workspace, competition.slug, run_ids)
+    tta = resolve_tta(tta, runs)  # auto: the views the runs were trained to be blind to
     target = Path(output) if output else submission_path(workspace, competition.slug, run_ids, tta, adabn)
     sample = read_sample_submission(sample_submission_path(workspace, competition.slug))
     predictions = read_predictions(ensure_predictions(competition, workspace, run_ids, tta, adabn=adabn,
                                                       batch_size=batch_size, progress=progress))
     probabilities = aligned_probabilities(predictions, sample)
-    threshold = run_threshold(runs) if competition.metric == "accuracy" else None
+    rule = threshold_rule or runs_threshold_rule(runs)
+    threshold = run_threshold(runs, rule) if competition.metric == "accuracy" else None
     frame = submission_frame(sample, probabilities, threshold)
     files = {target: frame}
     if threshold is not None:
@@ -99,10 +105,12 @@ def submit(
     notebook_copy = write_notebook_submission(workspace, frame)
     standing = result = None
     if competition.locally_scored:
-        standing = score_locally(competition, workspace, runs, tta + ("+adabn" if adabn else ""), target, threshold)
+        standing = score_locally(competition, workspace, runs, tta + ("+adabn" if adabn else ""), target, threshold,
+                                 rule)
     elif upload and notebook_copy is None:
         result = upload_file(competition, target, sample, message)
-    values = "probabilities" if threshold is None else f"0/1 labels at threshold {threshold:.4f}"
+    values = "probabilities" if threshold is None else f"0/1 labels at threshold {threshold:.4f} ({rule} rule)"
+    values += {"none": "", "flips": ", 4-view TTA", "dihedral": ", 8-view TTA"}[tta] + (", AdaBN" if adabn else "")
     reports = write_missing_reports(workspace, runs) if report else ()
     return SubmitOutcome(
         competition, target, len(frame), values, unchanged, upload, result, standing, reports, notebook_copy
@@ -195,8 +203,17 @@ def submission_frame(sample: "pd.DataFrame", probabilities: "pd.DataFrame", thre
     return frame
 
 
-def run_threshold(runs: dict[str, "RunFolder"]) -> float:
-    """The accuracy-maximising validation threshold (averaged over an ensemble's runs)."""
+def runs_threshold_rule(runs: dict[str, "RunFolder"]) -> str:
+    """The runs' own ``threshold_rule`` (their recipe's); ``balanced`` if any of an ensemble asks for it."""
+    rules = {run.config.threshold_rule for run in runs.values()}
+    return "balanced" if "balanced" in rules else "accuracy"
+
+
+def run_threshold(runs: dict[str, "RunFolder"], rule: str = "accuracy") -> float:
+    """The validation threshold of ``rule`` (averaged over an ensemble's runs): the accuracy-maximising one
+    of ``metrics.json``, or the one maximising balanced accuracy on the run's validation predictions."""
+    from kaggle_kit.metrics.thresholds import binary_threshold
+
     thresholds = []
     for run_id, run in runs.items():
         value = (run.metrics or {}).get("threshold")  # metrics is None while a run is unfinished
@@ -204,6 +221,10 @@ def run_threshold(runs: dict[str, "RunFolder"]) -> float:
             raise SubmissionError(
                 f"run {run_id} has no threshold in {run.path / 'metrics.json'}; finish or re-run its training first"
             )
+        if rule == "balanced":
+            validation = run.val_predictions()
+            value, _ = binary_threshold(validation["label"].to_numpy(), validation["prob"].to_numpy(),
+                                        "balanced_accuracy")
         thresholds.append(float(value))
     return sum(thresholds) / len(thresholds)
 
@@ -246,13 +267,14 @@ def upload_file(competition: "Competition", path: Path, sample: "pd.DataFrame", 
 
 
 def score_locally(
-    competition: "Competition", workspace: "Workspace", runs: dict[str, "RunFolder"], tta: str, path: Path, threshold: float | None
+    competition: "Competition", workspace: "Workspace", runs: dict[str, "RunFolder"], tta: str, path: Path,
+    threshold: float | None, rule: str = "accuracy",
 ) -> Standing:
     """Score against the private test labels and rank. An accuracy submission holds 0/1 labels, so
     AUC comes from the probabilities kept beside it; an AUC one holds probabilities, cut at the
     runs' validation threshold for the accuracy and confusion matrix."""
     probabilities = probabilities_path(path) if threshold is not None else None
-    cut = threshold if threshold is not None else run_threshold(runs)
+    cut = threshold if threshold is not None else run_threshold(runs, rule)
     score = score_submission(competition, workspace, path, probabilities, cut)
     return record_score(workspace, competition.slug, leaderboard_entry(runs, tta, path), score)
 

@@ -159,3 +159,19 @@ def test_a_run_id_longer_than_a_file_name_can_be_is_refused(workspace_env):
         assert result.output == f"Error: '{long_id}' is not a run id; pass the name of a folder in runs/<slug>/ (see 'kit runs')\n"
     result = CliRunner().invoke(cli, ["report", long_id])
     assert result.exit_code == 1 and result.output.startswith(f"Error: no run '{long_id}' under ")
+
+
+@pytest.mark.parametrize("augment, expected", [
+    ({"dihedral": True}, "dihedral"), ({"horizontal_flip": True, "vertical_flip": True}, "flips"),
+    ({"horizontal_flip": True}, "none"), ({}, "none"),
+])
+def test_auto_tta_averages_the_views_the_run_was_trained_to_be_blind_to(cancer_prepared, augment, expected):
+    from kaggle_kit.runfolder import RunFolder
+
+    make_run(cancer_prepared, CANCER, "r")
+    run = RunFolder.open(cancer_prepared, CANCER, "r")
+    run.write_config(run.config.replace(augment=augment))
+    path = predict(get_competition(CANCER), cancer_prepared, ["r"], progress=False)  # tta="auto", the default
+    assert path.name == ("test_predictions.csv" if expected == "none" else f"test_predictions-{expected}.csv")
+    assert read(path).equals(read(predict(get_competition(CANCER), cancer_prepared, ["r"], tta=expected,
+                                          progress=False)))

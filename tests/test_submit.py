@@ -84,7 +84,7 @@ def test_accuracy_submission_thresholds_at_the_validation_threshold_and_is_score
     positives, negatives = truth.count(1), truth.count(0)
     auc = 1 - 1 / (positives * negatives)  # one misordered pair: 0.59 (positive) below 0.6 (negative)
     assert result.output.splitlines() == [
-        f"Wrote {path} ({n} rows, 0/1 labels at threshold 0.6000)",
+        f"Wrote {path} ({n} rows, 0/1 labels at threshold 0.6000 (accuracy rule))",
         "galaxy-zoo-2 is scored locally (no Kaggle leaderboard): nothing uploaded",
         f"Local score on {n} test images: accuracy {accuracy:.4f}, AUC {auc:.4f} (metric: accuracy)",
         "                 pred elliptical  pred spiral",
@@ -320,3 +320,69 @@ def test_an_output_that_is_a_folder_is_refused(cancer_run, tmp_path):
     with pytest.raises(SubmissionError) as error:
         submit(get_competition(CANCER), cancer_run, ["run-1"], output=tmp_path, overwrite=True, progress=False)
     assert str(error.value) == f"{tmp_path} is a folder; pass --output with a file name"
+
+
+def set_metrics(workspace, slug, run_id, **values):
+    import json
+
+    path = workspace.runs_root(slug) / run_id / "metrics.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), **values}))
+
+
+def test_without_run_the_best_finished_run_is_used_and_named(cancer_prepared):
+    for run_id, score in (("20260101-000000-a", 0.85), ("20260102-000000-b", 0.91), ("20260103-000000-c", 0.88)):
+        make_run(cancer_prepared, CANCER, run_id)
+        set_metrics(cancer_prepared, CANCER, run_id, score=score)
+    result = invoke(CANCER)
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[:2] == [
+        "Using run 20260102-000000-b: the best validation auc (0.9100) of 3 finished runs; pass --run RUN to choose another",
+        f"Wrote {cancer_prepared.submission_dir(CANCER) / '20260102-000000-b.csv'} (8 rows, probabilities)",
+    ]
+
+
+def test_without_any_finished_run_submit_says_to_train_first(cancer_prepared):
+    result = invoke(CANCER)
+    assert result.exit_code == 1
+    assert result.output == (f"Error: no finished run of {CANCER} in {cancer_prepared.runs_root(CANCER)}; "
+                             f"run `kit train {CANCER}` first\n")
+
+
+def write_imbalanced_validation(workspace, slug, run_id) -> None:
+    """20 validation rows, 4 positives: accuracy peaks at 0.45 (one positive missed), balanced
+    accuracy at 0.2 (every positive found, three negatives wrong)."""
+    probs = [0.1] * 13 + [0.4] * 3 + [0.3, 0.5, 0.8, 0.9]
+    labels = [0] * 16 + [1] * 4
+    frame = pd.DataFrame({"id": [f"v{i}" for i in range(20)], "label": labels, "prob": probs})
+    frame.to_csv(workspace.runs_root(slug) / run_id / "val_predictions.csv", index=False)
+
+
+def test_the_balanced_threshold_rule_cuts_where_balanced_accuracy_peaks_on_validation(galaxy_run):
+    from kaggle_kit.metrics.thresholds import binary_threshold
+
+    write_imbalanced_validation(galaxy_run, GALAXY, "gal-1")
+    validation = pd.read_csv(galaxy_run.runs_root(GALAXY) / "gal-1" / "val_predictions.csv")
+    assert binary_threshold(validation["label"], validation["prob"], "accuracy") == (0.45, 0.95)
+    assert binary_threshold(validation["label"], validation["prob"], "balanced_accuracy") == (0.2, 13 / 32 + 0.5)
+    truth = pd.read_csv(galaxy_run.labels_dir(GALAXY) / "test_labels.csv", dtype={"id": str})["label"].tolist()
+    probs = [0.25 if label else 0.15 for label in truth]  # all correct at 0.2, all "0" at the run's 0.6
+    write_predictions(galaxy_run, GALAXY, "gal-1", probs)
+    result = invoke(GALAXY, "--run", "gal-1", "--threshold-rule", "balanced")
+    assert result.exit_code == 0, result.output
+    path = galaxy_run.submission_dir(GALAXY) / "gal-1.csv"
+    assert result.output.splitlines()[0] == f"Wrote {path} (5 rows, 0/1 labels at threshold 0.2000 (balanced rule))"
+    assert pd.read_csv(path)["label"].tolist() == truth
+
+
+def test_a_recipe_can_make_the_balanced_rule_its_default(galaxy_run):
+    from kaggle_kit.runfolder import RunFolder
+
+    run = RunFolder.open(galaxy_run, GALAXY, "gal-1")
+    run.write_config(run.config.replace(threshold_rule="balanced"))
+    write_imbalanced_validation(galaxy_run, GALAXY, "gal-1")
+    write_predictions(galaxy_run, GALAXY, "gal-1", [0.3] * 5)
+    outcome = submit(get_competition(GALAXY), galaxy_run, ["gal-1"], progress=False, report=False)
+    assert outcome.values == "0/1 labels at threshold 0.2000 (balanced rule)"
+    again = submit(get_competition(GALAXY), galaxy_run, ["gal-1"], threshold_rule="accuracy", overwrite=True,
+                   progress=False, report=False)
+    assert again.values == "0/1 labels at threshold 0.6000 (accuracy rule)"  # the run's metrics.json threshold

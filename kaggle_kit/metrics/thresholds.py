@@ -1,8 +1,11 @@
 """Thresholds that turn probabilities and continuous grades into labels, fitted on validation.
 
 Binary (and each multi-label column): the cut ``t`` (predict 1 when p >= t) that
-maximises accuracy or F1 on validation, chosen among midpoints between distinct
-probabilities so it never sits on one prediction.
+maximises accuracy, balanced accuracy or F1 on validation, chosen among midpoints
+between distinct probabilities so it never sits on one prediction. Balanced
+accuracy (the mean of the two recalls) does not depend on the class balance, so
+its threshold holds when the test set's balance differs from validation's;
+accuracy's leans toward the majority class of validation.
 
 Ordinal grades: a regression on the grade (0..L−1) scored by quadratic weighted
 kappa does better with cut points fitted to the validation predictions than with
@@ -24,11 +27,11 @@ import numpy as np
 MAX_CANDIDATES = 200  # per cut and pass: quantiles of the predictions beyond this
 PASSES = 4
 EPSILON = 1e-7
-OBJECTIVES = ("accuracy", "f1")
+OBJECTIVES = ("accuracy", "balanced_accuracy", "f1")
 
 
 def binary_threshold(labels, probs, objective: str = "accuracy") -> tuple[float, float]:
-    """The threshold with the best ``objective`` (accuracy or F1) on these rows, and that value."""
+    """The threshold with the best ``objective`` (accuracy, balanced accuracy or F1) on these rows, and that value."""
     if objective not in OBJECTIVES:
         raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
     labels = np.asarray(labels).reshape(-1) >= 0.5
@@ -41,6 +44,8 @@ def binary_threshold(labels, probs, objective: str = "accuracy") -> tuple[float,
     false_neg = labels.sum() - true_pos
     if objective == "accuracy":
         value = (true_pos + (~labels).sum() - false_pos) / max(len(probs), 1)
+    elif objective == "balanced_accuracy":
+        value = (true_pos / max(labels.sum(), 1) + 1 - false_pos / max((~labels).sum(), 1)) / 2
     else:
         value = 2 * true_pos / np.maximum(2 * true_pos + false_pos + false_neg, 1)
     # Only cut between distinct values: k where the next probability differs (or the ends).
