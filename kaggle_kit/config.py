@@ -80,6 +80,8 @@ class TrainConfig:
     balance: str = "none"
     min_vote_fraction: float | None = None  # Galaxy Zoo 2 confidence filter
     max_images: int | None = None
+    pseudo_label: str | None = None  # a run whose confident test predictions join the training rows
+    pseudo_confidence: float = 0.95  # ...those with probability >= this or <= 1 - this
     val_fraction: float = 0.2
     folds: int = 0  # 0 = one stratified hold-out split; K >= 2 = stratified K-fold
     # model
@@ -267,6 +269,7 @@ def _validate(c: TrainConfig) -> None:
     _check(c.min_vote_fraction is None or 0.0 <= c.min_vote_fraction <= 1.0, "min_vote_fraction must be from 0 to 1")
     _check(c.max_images is None or c.max_images >= 4, "max_images must be at least 4")
     _check(0.0 < c.val_fraction < 0.9, "val_fraction must be above 0 and below 0.9")
+    _check(0.5 < c.pseudo_confidence < 1.0, "pseudo_confidence must be above 0.5 and below 1, e.g. 0.95")
     _check(c.folds == 0 or 2 <= c.folds <= 20, "folds must be 0 (hold-out) or from 2 to 20")
     _check(c.epochs >= 1, "epochs must be at least 1")
     _check(c.batch_size >= 1, "batch_size must be at least 1")

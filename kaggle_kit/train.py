@@ -25,6 +25,7 @@ import pandas as pd
 
 from kaggle_kit.config import AugmentConfig, TrainConfig, layered_config
 from kaggle_kit.errors import ConfigError, KitError, TrainingError
+from kaggle_kit.pseudo import pseudo_labels
 from kaggle_kit.runfolder import RunFolder
 
 if TYPE_CHECKING:
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from kaggle_kit.data.cache import PreparedData
     from kaggle_kit.data.prepare import PrepareOptions
     from kaggle_kit.paths import Workspace
+    from kaggle_kit.pseudo import PseudoLabels
     from kaggle_kit.training.distributed import Cluster
     from kaggle_kit.training.engine import Engine, UnitResult
     from kaggle_kit.training.splits import Split
@@ -72,7 +74,8 @@ def train(
         _tidy_runs(workspace, competition.slug)
         run = RunFolder.create(workspace, competition.slug, config)
     with run.training():
-        train_prepared(run, config, competition.metric, prepared, progress=progress)
+        pseudo = pseudo_labels(competition, workspace, config, prepared, progress)
+        train_prepared(run, config, competition.metric, prepared, progress=progress, pseudo=pseudo)
     _write_report(run, workspace)
     return run
 
@@ -118,8 +121,11 @@ def prepared_data(competition: "Competition", workspace: "Workspace", config: Tr
 
 
 def train_prepared(run: RunFolder, config: TrainConfig, metric: str, prepared: "PreparedData", *,
-                   progress: bool = True, engine: "Engine | None" = None) -> None:
-    """Fit every unit of ``run`` on ``prepared`` and write its history, predictions, curves and metrics."""
+                   progress: bool = True, engine: "Engine | None" = None, pseudo: "PseudoLabels | None" = None) -> None:
+    """Fit every unit of ``run`` on ``prepared`` and write its history, predictions, curves and metrics.
+
+    ``pseudo``: pseudo-labelled test images added to every unit's training rows (never to validation).
+    """
     from kaggle_kit.training.engine import fit_unit
     from kaggle_kit.training.splits import holdout_split, kfold_splits
     from kaggle_kit.training.task import make_task
@@ -133,12 +139,16 @@ def train_prepared(run: RunFolder, config: TrainConfig, metric: str, prepared: "
         splits = [holdout_split(index, config.val_fraction, config.seed)]
     class_weight = prepared.class_weight if config.balance == "class-weight" else None
     store = prepared.train_store()
+    if pseudo is not None:
+        from kaggle_kit.data.cache import StackedStore
+
+        store = StackedStore(store, prepared.test_store())  # test rows follow the training rows
     results = [
         fit_unit(run.unit(split.fold if config.folds else None), config, task,
-                 _unit_data(store, index, split, class_weight), engine, fold=split.fold, progress=progress)
+                 _unit_data(store, index, split, class_weight, pseudo), engine, fold=split.fold, progress=progress)
         for split in splits
     ]
-    _write_outputs(run, config, task, engine, index, splits, results)
+    _write_outputs(run, config, task, engine, index, splits, results, pseudo)
 
 
 def engine_for(config: TrainConfig, cluster: "Cluster | None" = None) -> "Engine":
@@ -155,17 +165,22 @@ def engine_for(config: TrainConfig, cluster: "Cluster | None" = None) -> "Engine
     return FitEngine(select_strategy(config))
 
 
-def _unit_data(store, index: pd.DataFrame, split: "Split", class_weight):
+def _unit_data(store, index: pd.DataFrame, split: "Split", class_weight, pseudo: "PseudoLabels | None" = None):
     from kaggle_kit.training.engine import UnitData
 
     labels = index["label"].to_numpy(dtype=np.float32)
     rows = index["row"].to_numpy(dtype=np.int64)
-    return UnitData(store=store, train_rows=rows[split.train], train_labels=labels[split.train],
+    train_rows, train_labels = rows[split.train], labels[split.train]
+    if pseudo is not None:
+        offset = len(store) - len(store.second)  # pseudo rows index the test store, stacked after the train store
+        train_rows = np.concatenate([train_rows, pseudo.rows + offset])
+        train_labels = np.concatenate([train_labels, pseudo.labels])
+    return UnitData(store=store, train_rows=train_rows, train_labels=train_labels,
                     val_rows=rows[split.val], val_labels=labels[split.val], class_weight=class_weight)
 
 
 def _write_outputs(run: RunFolder, config: TrainConfig, task: "Task", engine: "Engine", index: pd.DataFrame,
-                   splits: list["Split"], results: list["UnitResult"]) -> None:
+                   splits: list["Split"], results: list["UnitResult"], pseudo: "PseudoLabels | None" = None) -> None:
     from kaggle_kit.figures import run_curves_png
     from kaggle_kit.training.callbacks import history_frame
 
@@ -202,6 +217,7 @@ def _write_outputs(run: RunFolder, config: TrainConfig, task: "Task", engine: "E
         "n_val": int(len(splits[0].val)) if not folded else int(len(predictions)),
         "folds": config.folds,
         "fold_scores": [float(s.best_score) for s in states] if folded else [],
+        "n_pseudo": 0 if pseudo is None else int(len(pseudo.rows)),
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     run.write_history(history)
@@ -255,7 +271,8 @@ def _train_on_cluster(competition: "Competition", workspace: "Workspace", config
         prepared = prepared_data(competition, workspace, config, shown)
         try:
             train_prepared(run, config, competition.metric, prepared, progress=shown,
-                           engine=engine_for(config, cluster))
+                           engine=engine_for(config, cluster),
+                           pseudo=pseudo_labels(competition, workspace, config, prepared, shown))
         except tf.errors.UnavailableError:  # TensorFlow's heartbeat check: another worker stopped
             raise TrainingError(
                 f"a worker of TF_CONFIG stopped during run {run.run_id}; restart every worker with "

@@ -111,6 +111,33 @@ class ImageStore:
         self._fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
 
 
+class StackedStore:
+    """Two stores read as one: rows ``0..len(first)-1`` are ``first``'s, the next ones ``second``'s.
+
+    Pseudo-labelling trains on test images beside the training images: the test
+    store is stacked after the train store (``kaggle_kit.pseudo``).
+    """
+
+    def __init__(self, first, second):
+        if tuple(first.shape[1:]) != tuple(second.shape[1:]):
+            raise CacheError(f"cannot stack images of shape {first.shape[1:]} and {second.shape[1:]}")
+        self.first, self.second = first, second
+        self.shape = (len(first) + len(second), *first.shape[1:])
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def read(self, rows: Sequence[int] | np.ndarray) -> np.ndarray:
+        rows = np.asarray(rows, dtype=np.int64).reshape(-1)
+        out = np.empty((len(rows), *self.shape[1:]), dtype=np.uint8)
+        in_first = rows < len(self.first)
+        if in_first.any():
+            out[in_first] = self.first.read(rows[in_first])
+        if (~in_first).any():
+            out[~in_first] = self.second.read(rows[~in_first] - len(self.first))
+        return out
+
+
 def consecutive_runs(rows: np.ndarray) -> Iterator[tuple[int, int]]:
     """(start, stop) slices of ``rows`` where each row is the previous one + 1."""
     if rows.size == 0:
