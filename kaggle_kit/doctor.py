@@ -102,8 +102,19 @@ def tensorflow_checks() -> list[Check]:
     return [
         Check("tensorflow", "ok", f"{tf.__version__} (keras {tf.keras.version()})"),
         Check("devices", "ok", f"CPU cores: {os.cpu_count()}; GPUs: {gpu_detail}"),
-        Check("mixed precision", "ok", "on by default (mixed_float16)" if gpus else "off (no GPU)"),
+        Check("mixed precision", "ok", mixed_precision_detail(gpus)),
     ]
+
+
+def mixed_precision_detail(gpus: int) -> str:
+    """What ``--mixed-precision auto`` (the default) trains with here."""
+    from kaggle_kit.training.precision import cpu_supports_bfloat16, policy_name
+
+    bf16 = cpu_supports_bfloat16()
+    policy = policy_name("auto", gpus=gpus, cpu_bf16=bf16)
+    if policy == "float32":
+        return "off by default (float32)" + ("; this CPU has bfloat16: --mixed-precision bfloat16" if bf16 else "")
+    return f"on by default ({policy})"
 
 
 def disk_check(data_dir: Path) -> Check:
