@@ -95,8 +95,8 @@ def test_kit_predict_adabn_adapts_on_the_readable_test_images(cancer_prepared):
     assert path.name == "test_predictions-adabn.csv"
     adapted = pd.read_csv(path)
 
-    prepared = load_prepared(competition, cancer_prepared, PrepareOptions.from_config(
-        TrainConfig.from_yaml(folder / "config.yaml")))
+    prepared = load_prepared(competition, cancer_prepared,
+                             PrepareOptions(**TrainConfig.from_yaml(folder / "config.yaml").data_settings()))
     readable = prepared.test_index["readable"].astype(bool).to_numpy()
     images = prepared.test_store().read(prepared.test_index["row"].to_numpy()[readable]).astype(np.float32)
     model = load_model(folder / "best.keras")

@@ -370,7 +370,8 @@ def test_the_balanced_threshold_rule_cuts_where_balanced_accuracy_peaks_on_valid
     result = invoke(GALAXY, "--run", "gal-1", "--threshold-rule", "balanced")
     assert result.exit_code == 0, result.output
     path = galaxy_run.submission_dir(GALAXY) / "gal-1.csv"
-    assert result.output.splitlines()[0] == f"Wrote {path} (5 rows, 0/1 labels at threshold 0.2000 (balanced rule))"
+    assert result.output.splitlines()[0] == (
+        f"Wrote {path} ({len(truth)} rows, 0/1 labels at threshold 0.2000 (balanced rule))")
     assert pd.read_csv(path)["label"].tolist() == truth
 
 
@@ -380,7 +381,7 @@ def test_a_recipe_can_make_the_balanced_rule_its_default(galaxy_run):
     run = RunFolder.open(galaxy_run, GALAXY, "gal-1")
     run.write_config(run.config.replace(threshold_rule="balanced"))
     write_imbalanced_validation(galaxy_run, GALAXY, "gal-1")
-    write_predictions(galaxy_run, GALAXY, "gal-1", [0.3] * 5)
+    write_predictions(galaxy_run, GALAXY, "gal-1", [0.3] * len(sample_of(galaxy_run, GALAXY)))
     outcome = submit(get_competition(GALAXY), galaxy_run, ["gal-1"], progress=False, report=False)
     assert outcome.values == "0/1 labels at threshold 0.2000 (balanced rule)"
     again = submit(get_competition(GALAXY), galaxy_run, ["gal-1"], threshold_rule="accuracy", overwrite=True,

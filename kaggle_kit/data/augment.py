@@ -123,9 +123,12 @@ def random_brightness_multiplier_layer(brightness_range: tuple[float, float], se
 
 def preprocessing_layers() -> dict[str, type]:
     """The kit's own layers by name, for loading a saved model that holds them (``custom_objects``)."""
-    from kaggle_kit.data._layers import RandomAffine, RandomBrightnessMultiplier, RandomDihedral
+    from kaggle_kit.data._layers import (
+        RandomAffine, RandomBrightnessMultiplier, RandomDihedral, RandomHueSaturation, RandomStainJitter,
+    )
 
-    return {layer.__name__: layer for layer in (RandomAffine, RandomBrightnessMultiplier, RandomDihedral)}
+    return {layer.__name__: layer for layer in (RandomAffine, RandomBrightnessMultiplier, RandomDihedral,
+                                                RandomHueSaturation, RandomStainJitter)}
 
 
 def dihedral_transform(images: "tf.Tensor", index: int) -> "tf.Tensor":
