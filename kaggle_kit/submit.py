@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from kaggle_kit.competitions.custom import check_slug_owner
 from kaggle_kit.errors import SubmissionError
-from kaggle_kit.fsutil import publish_bytes, same_content, write_text_atomic
+from kaggle_kit.fsutil import publish_bytes, same_content, storage_error, write_text_atomic
 from kaggle_kit.leaderboard import (
     Entry,
     Standing,
@@ -219,9 +219,13 @@ def publish(files: dict[Path, "pd.DataFrame"], sample: "pd.DataFrame", metric: s
         raise validation_error(problems, f"the submission for {target}", "nothing was written")
     contents = {path: table.to_csv(index=False).encode("utf-8") for path, table in files.items()}
     for path, data in contents.items():
-        if path.is_dir():
+        try:
+            is_dir, exists = path.is_dir(), path.exists()
+        except OSError as exc:  # a name too long for the file system, a folder that cannot be read
+            raise storage_error(exc, path) from None
+        if is_dir:
             raise SubmissionError(f"{path} is a folder; pass --output with a file name")
-        if path.exists() and not overwrite and not same_content(path, data):
+        if exists and not overwrite and not same_content(path, data):
             raise _exists_error(path)
     unchanged = {}
     for path, data in contents.items():
