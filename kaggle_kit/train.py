@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from kaggle_kit.training.distributed import Cluster
     from kaggle_kit.training.engine import Engine, UnitResult
     from kaggle_kit.training.splits import Split
+    from kaggle_kit.tasks import Task as TaskSpec
     from kaggle_kit.training.task import Task
 
 
@@ -72,7 +73,7 @@ def train(
         _tidy_runs(workspace, competition.slug)
         run = RunFolder.create(workspace, competition.slug, config)
     with run.training():
-        train_prepared(run, config, competition.metric, prepared, progress=progress)
+        train_prepared(run, config, competition.metric, prepared, progress=progress, spec=competition.task)
     _write_report(run, workspace)
     return run
 
@@ -118,27 +119,35 @@ def prepared_data(competition: "Competition", workspace: "Workspace", config: Tr
 
 
 def train_prepared(run: RunFolder, config: TrainConfig, metric: str, prepared: "PreparedData", *,
-                   progress: bool = True, engine: "Engine | None" = None) -> None:
-    """Fit every unit of ``run`` on ``prepared`` and write its history, predictions, curves and metrics."""
+                   progress: bool = True, engine: "Engine | None" = None, spec: "TaskSpec | None" = None) -> None:
+    """Fit every unit of ``run`` on ``prepared`` and write its history, predictions, curves and metrics.
+
+    ``spec`` is the competition's task (binary when not given); ``metric`` its metric.
+    """
+    from kaggle_kit.tasks import binary_task
     from kaggle_kit.training.engine import fit_unit
     from kaggle_kit.training.splits import holdout_split, kfold_splits
     from kaggle_kit.training.task import make_task
 
-    task = make_task(metric)
+    spec = spec or binary_task()
+    task = make_task(metric, spec)
     engine = engine or engine_for(config)
     index = prepared.train_index
+    labels = spec.labels(index, source="the training index of the prepared cache")
+    strata = spec.strata(labels)
     if config.folds:
-        splits = kfold_splits(index, config.folds, config.seed)
+        splits = kfold_splits(index, config.folds, config.seed, strata)
     else:
-        splits = [holdout_split(index, config.val_fraction, config.seed)]
+        splits = [holdout_split(index, config.val_fraction, config.seed, strata)]
     class_weight = prepared.class_weight if config.balance == "class-weight" else None
     store = prepared.train_store()
+    targets = spec.targets(labels)
     results = [
         fit_unit(run.unit(split.fold if config.folds else None), config, task,
-                 _unit_data(store, index, split, class_weight), engine, fold=split.fold, progress=progress)
+                 _unit_data(store, index, targets, split, class_weight), engine, fold=split.fold, progress=progress)
         for split in splits
     ]
-    _write_outputs(run, config, task, engine, index, splits, results)
+    _write_outputs(run, config, task, spec, engine, index, labels, splits, results)
 
 
 def engine_for(config: TrainConfig, cluster: "Cluster | None" = None) -> "Engine":
@@ -155,18 +164,18 @@ def engine_for(config: TrainConfig, cluster: "Cluster | None" = None) -> "Engine
     return FitEngine(select_strategy(config))
 
 
-def _unit_data(store, index: pd.DataFrame, split: "Split", class_weight):
+def _unit_data(store, index: pd.DataFrame, targets: np.ndarray, split: "Split", class_weight):
     from kaggle_kit.training.engine import UnitData
 
-    labels = index["label"].to_numpy(dtype=np.float32)
     rows = index["row"].to_numpy(dtype=np.int64)
-    return UnitData(store=store, train_rows=rows[split.train], train_labels=labels[split.train],
-                    val_rows=rows[split.val], val_labels=labels[split.val], class_weight=class_weight)
+    return UnitData(store=store, train_rows=rows[split.train], train_labels=targets[split.train],
+                    val_rows=rows[split.val], val_labels=targets[split.val], class_weight=class_weight)
 
 
-def _write_outputs(run: RunFolder, config: TrainConfig, task: "Task", engine: "Engine", index: pd.DataFrame,
-                   splits: list["Split"], results: list["UnitResult"]) -> None:
+def _write_outputs(run: RunFolder, config: TrainConfig, task: "Task", spec: "TaskSpec", engine: "Engine",
+                   index: pd.DataFrame, labels: np.ndarray, splits: list["Split"], results: list["UnitResult"]) -> None:
     from kaggle_kit.figures import run_curves_png
+    from kaggle_kit.runfolder import prediction_columns
     from kaggle_kit.training.callbacks import history_frame
 
     folded = bool(config.folds)
@@ -174,8 +183,8 @@ def _write_outputs(run: RunFolder, config: TrainConfig, task: "Task", engine: "E
         [
             pd.DataFrame({
                 "id": index["id"].to_numpy()[split.val],
-                "label": index["label"].to_numpy()[split.val].astype(int),
-                "prob": result.val_probs,
+                **_label_columns(spec, labels[split.val]),
+                **dict(zip(prediction_columns(spec), np.asarray(result.val_probs).reshape(len(split.val), -1).T)),
                 **({"fold": split.fold} if folded else {}),
             })
             for split, result in zip(splits, results)
@@ -187,9 +196,11 @@ def _write_outputs(run: RunFolder, config: TrainConfig, task: "Task", engine: "E
         ignore_index=True,
     )
     states = [r.state for r in results]
+    val_labels = np.concatenate([labels[split.val] for split in splits])
+    val_probs = np.concatenate([np.asarray(r.val_probs) for r in results])
     metrics = {
         "metric": task.metric,
-        **task.score(predictions["label"].to_numpy(), predictions["prob"].to_numpy()),
+        **_scores(task, spec, val_labels, val_probs),
         # With folds: the mean best epoch and the epochs run summed over folds.
         "best_epoch": int(round(np.mean([s.best_epoch for s in states]))),
         "epochs_run": int(sum(s.epochs_done for s in states)),
@@ -206,7 +217,7 @@ def _write_outputs(run: RunFolder, config: TrainConfig, task: "Task", engine: "E
     }
     run.write_history(history)
     run.write_val_predictions(predictions)
-    run.write_learning_curves(run_curves_png(history, ("loss", "auc" if task.metric == "auc" else "accuracy")))
+    run.write_learning_curves(run_curves_png(history, ("loss", _curve_metric(task, history))))
     run.write_metrics(metrics)  # last: its presence marks the run finished
 
 
@@ -216,6 +227,31 @@ def _tidy_runs(workspace: "Workspace", slug: str) -> None:
 
     for run in list_runs(workspace, slug):
         run.tidy()
+
+
+def _label_columns(spec: "TaskSpec", labels: np.ndarray) -> dict[str, np.ndarray]:
+    """The validation rows' true labels as ``val_predictions.csv`` holds them (the label table's columns)."""
+    labels = np.asarray(labels)
+    if labels.ndim == 1:
+        return {spec.label_columns[0]: labels.astype(int) if spec.has_classes else labels}
+    return {name: labels[:, k] for k, name in enumerate(spec.label_columns)}
+
+
+def _scores(task: "Task", spec: "TaskSpec", labels: np.ndarray, probs: np.ndarray) -> dict[str, Any]:
+    """The validation scores ``metrics.json`` records. A binary task scored by AUC or accuracy keeps
+    exactly the keys it always had; any other records its ``task`` and fitted ``thresholds`` too,
+    and ``threshold`` is a binary task's cut (``None`` where no single cut applies)."""
+    scores = task.score(labels, probs)
+    if "thresholds" not in scores:
+        return scores
+    thresholds = scores["thresholds"]
+    return {"task": spec.to_dict(), **scores, "threshold": thresholds[0] if spec.kind == "binary" else None}
+
+
+def _curve_metric(task: "Task", history: pd.DataFrame) -> str:
+    """The metric the learning curves show beside the loss: the monitored one."""
+    name = task.monitor.removeprefix("val_")
+    return name if f"val_{name}" in history.columns or name in history.columns else "loss"
 
 
 def _write_report(run: RunFolder, workspace: "Workspace") -> None:
@@ -255,7 +291,7 @@ def _train_on_cluster(competition: "Competition", workspace: "Workspace", config
         prepared = prepared_data(competition, workspace, config, shown)
         try:
             train_prepared(run, config, competition.metric, prepared, progress=shown,
-                           engine=engine_for(config, cluster))
+                           engine=engine_for(config, cluster), spec=competition.task)
         except tf.errors.UnavailableError:  # TensorFlow's heartbeat check: another worker stopped
             raise TrainingError(
                 f"a worker of TF_CONFIG stopped during run {run.run_id}; restart every worker with "

@@ -91,7 +91,7 @@ def test_custom_competition_from_toml(tmp_path):
         ("slug: x\nimages: imgs\n", "lacks required key(s) labels"),
         ("slug: x\nimages: imgs\nlabels: labels.csv\ncolour: red\n", "unknown key(s) colour"),
         ("slug: Bad Slug\nimages: imgs\nlabels: labels.csv\n", "slug 'Bad Slug' must be lowercase"),
-        ("slug: x\nimages: imgs\nlabels: labels.csv\nmetric: f1\n", "metric must be one of auc, accuracy"),
+        ("slug: x\nimages: imgs\nlabels: labels.csv\nmetric: f1\n", "comp.yaml: unknown metric 'f1'; choose one of: accuracy, auc, balanced_accuracy, log_loss"),
         ("slug: x\nimages: nowhere\nlabels: labels.csv\n", "images folder"),
         ("slug: [unclosed\n", "is not valid YAML"),
         ("- a list\n", "must hold a mapping"),

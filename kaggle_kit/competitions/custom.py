@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from kaggle_kit.competitions._registry import METRICS, Competition, LabelOptions, LabelTables, registered
+from kaggle_kit.competitions._registry import Competition, LabelOptions, LabelTables, registered
 from kaggle_kit.competitions._tables import (
     attach_paths,
     binary_labels,
@@ -40,8 +40,9 @@ from kaggle_kit.competitions._tables import (
     hash_split,
     read_table,
 )
-from kaggle_kit.errors import ConfigError, DataError
+from kaggle_kit.errors import ConfigError, DataError, KitError
 from kaggle_kit.fsutil import write_json_atomic
+from kaggle_kit.tasks import binary_task
 from kaggle_kit.yamlfile import read_mapping
 
 if TYPE_CHECKING:
@@ -89,9 +90,6 @@ def load_custom_competition(path: str | Path) -> Competition:
     if slug in registered():  # the built-ins: registered as their modules load, before any file is read
         raise ConfigError(f"{path}: slug '{slug}' is a built-in competition's (its data, runs and submissions would "
                           "mix with yours); choose another slug")
-    metric = values.text("metric", "auc")
-    if metric not in METRICS:
-        raise ConfigError(f"{path}: metric must be one of {', '.join(METRICS)} (got '{metric}')")
     fraction = values.number("test_fraction", 0.2)
     if not 0.0 < fraction < 0.9:
         raise ConfigError(f"{path}: test_fraction must be above 0 and below 0.9 (got {fraction:g})")
@@ -100,6 +98,12 @@ def load_custom_competition(path: str | Path) -> Competition:
     class_names = values.pair("class_names", ("negative", "positive"), "two class names, label 0 then label 1", str)
     native_size = values.pair("native_size", (0, 0), "the images' width and height in pixels", int)
     recipe = _checked_recipe(path, slug, spec.get("recipe"))
+    task = binary_task(class_names)
+    metric = values.text("metric", "auc")
+    try:
+        task.check_metric(metric)
+    except KitError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
 
     root = path.resolve().parent
     images = (root / values.text("images")).resolve()
@@ -143,7 +147,7 @@ def load_custom_competition(path: str | Path) -> Competition:
         metric=metric,
         build_labels=build,
         check_layout=check,
-        class_names=class_names,
+        task=task,
         locally_scored=True,
         recipes={"default": {**GENERIC_RECIPE, **recipe}},
         local_root=images.parent,

@@ -20,7 +20,7 @@ def build_compiled_model(config: TrainConfig, task: "Task", image_shape: tuple[i
     """``create_model`` from the config, compiled with the task's loss and metrics and the config's optimizer."""
     from kaggle_kit.models import create_model
 
-    model = create_model(config.model, image_shape, **model_options(config))
+    model = create_model(config.model, image_shape, outputs=task.outputs, **model_options(config))
     model.compile(optimizer=make_optimizer(config), loss=task.loss(config), metrics=task.metrics())
     return model
 
