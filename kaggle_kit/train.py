@@ -18,7 +18,7 @@ import tempfile
 import time
 from dataclasses import fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
 import numpy as np
 import pandas as pd
@@ -73,7 +73,8 @@ def train(
         _tidy_runs(workspace, competition.slug)
         run = RunFolder.create(workspace, competition.slug, config)
     with run.training():
-        train_prepared(run, config, competition.metric, prepared, progress=progress, spec=competition.task)
+        train_prepared(run, config, competition.metric, prepared, progress=progress, spec=competition.task,
+                       derived=competition.derived_scores)
     _write_report(run, workspace)
     return run
 
@@ -119,10 +120,12 @@ def prepared_data(competition: "Competition", workspace: "Workspace", config: Tr
 
 
 def train_prepared(run: RunFolder, config: TrainConfig, metric: str, prepared: "PreparedData", *,
-                   progress: bool = True, engine: "Engine | None" = None, spec: "TaskSpec | None" = None) -> None:
+                   progress: bool = True, engine: "Engine | None" = None, spec: "TaskSpec | None" = None,
+                   derived: Callable[[np.ndarray, np.ndarray], dict[str, float]] | None = None) -> None:
     """Fit every unit of ``run`` on ``prepared`` and write its history, predictions, curves and metrics.
 
-    ``spec`` is the competition's task (binary when not given); ``metric`` its metric.
+    ``spec`` is the competition's task (binary when not given); ``metric`` its metric;
+    ``derived`` the competition's extra figures from validation predictions.
     """
     from kaggle_kit.tasks import binary_task
     from kaggle_kit.training.engine import fit_unit
@@ -147,7 +150,7 @@ def train_prepared(run: RunFolder, config: TrainConfig, metric: str, prepared: "
                  _unit_data(store, index, targets, split, class_weight), engine, fold=split.fold, progress=progress)
         for split in splits
     ]
-    _write_outputs(run, config, task, spec, engine, index, labels, splits, results)
+    _write_outputs(run, config, task, spec, engine, index, labels, splits, results, derived)
 
 
 def engine_for(config: TrainConfig, cluster: "Cluster | None" = None) -> "Engine":
@@ -173,7 +176,8 @@ def _unit_data(store, index: pd.DataFrame, targets: np.ndarray, split: "Split", 
 
 
 def _write_outputs(run: RunFolder, config: TrainConfig, task: "Task", spec: "TaskSpec", engine: "Engine",
-                   index: pd.DataFrame, labels: np.ndarray, splits: list["Split"], results: list["UnitResult"]) -> None:
+                   index: pd.DataFrame, labels: np.ndarray, splits: list["Split"], results: list["UnitResult"],
+                   derived: Callable[[np.ndarray, np.ndarray], dict[str, float]] | None = None) -> None:
     from kaggle_kit.figures import run_curves_png
     from kaggle_kit.runfolder import prediction_columns
     from kaggle_kit.training.callbacks import history_frame
@@ -201,6 +205,7 @@ def _write_outputs(run: RunFolder, config: TrainConfig, task: "Task", spec: "Tas
     metrics = {
         "metric": task.metric,
         **_scores(task, spec, val_labels, val_probs),
+        **(derived(val_labels, val_probs) if derived else {}),
         # With folds: the mean best epoch and the epochs run summed over folds.
         "best_epoch": int(round(np.mean([s.best_epoch for s in states]))),
         "epochs_run": int(sum(s.epochs_done for s in states)),
@@ -291,7 +296,8 @@ def _train_on_cluster(competition: "Competition", workspace: "Workspace", config
         prepared = prepared_data(competition, workspace, config, shown)
         try:
             train_prepared(run, config, competition.metric, prepared, progress=shown,
-                           engine=engine_for(config, cluster), spec=competition.task)
+                           engine=engine_for(config, cluster), spec=competition.task,
+                           derived=competition.derived_scores)
         except tf.errors.UnavailableError:  # TensorFlow's heartbeat check: another worker stopped
             raise TrainingError(
                 f"a worker of TF_CONFIG stopped during run {run.run_id}; restart every worker with "

@@ -55,7 +55,9 @@ class Competition:
     ``metric`` is a registered metric (``kaggle_kit.metrics``) that applies to it.
     ``kernels_only``: Kaggle takes submissions only from a notebook (a code
     competition), not through the API. ``nested_archives``: the download holds
-    zips of its own (``train.zip``…), extracted in place.
+    zips of its own (``train.zip``…), extracted in place. ``derived_scores``: what
+    a run's ``metrics.json`` adds from its validation predictions (the Galaxy
+    Challenge's spiral vs elliptical).
     """
 
     slug: str
@@ -70,6 +72,8 @@ class Competition:
     locally_scored: bool = False
     kernels_only: bool = False
     nested_archives: bool = False
+    # Figures derived from validation predictions beyond the metric (labels, predictions → {name: value}).
+    derived_scores: Callable[[Any, Any], dict[str, float]] | None = field(default=None, compare=False)
     recipes: Mapping[str, Mapping[str, Any]] = field(default_factory=dict, hash=False)
     local_root: Path | None = None  # raw folder of a custom competition
     description: str = ""

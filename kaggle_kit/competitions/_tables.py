@@ -149,3 +149,17 @@ def find_image_dir(root: Path, ext: str) -> Path | None:
     if not counts:
         return None
     return max(counts, key=lambda d: (counts[d], -len(d.parts)))
+
+
+def require_extracted(raw: Path, names: Iterable[str], hint: str = "re-run with --force") -> None:
+    """Every one of ``names`` under ``raw``; a missing folder whose ``.zip`` is there is named as unextracted."""
+    missing = [name for name in names if not (raw / name).exists()]
+    if not missing:
+        return
+    zipped = [name for name in missing if (raw / f"{Path(name).stem}.zip").is_file()]
+    if zipped:
+        raise DataError(
+            f"{raw} holds {', '.join(f'{Path(name).stem}.zip' for name in zipped)} but not the extracted "
+            f"{', '.join(zipped)}; `kit download` extracts them: run it, or point --raw-dir at an extracted copy"
+        )
+    raise DataError(f"{raw} lacks {', '.join(missing)}; the archive is incomplete: {hint}")

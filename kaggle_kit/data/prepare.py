@@ -266,9 +266,11 @@ def summary_lines(data: PreparedData) -> list[str]:
         classes = f"{counts['positive']:,} positive, {counts['negative']:,} negative"
     else:
         per_class = counts.get("classes", {})
-        shown = ", ".join(f"{name} {count:,}" for name, count in list(per_class.items())[:8])
-        more = f", … ({len(per_class)} in all)" if len(per_class) > 8 else ""
-        classes = f"per class: {shown}{more}" if per_class else "continuous targets"
+        present = {name: count for name, count in per_class.items() if count}
+        shown = ", ".join(f"{name} {count:,}" for name, count in list(present.items())[:8])
+        more = ", …" if len(present) > 8 else ""
+        of_all = f" ({len(present)} of {len(per_class)} classes present)" if len(present) < len(per_class) else ""
+        classes = f"per class: {shown}{more}{of_all}" if per_class else "continuous targets"
     lines = [
         f"train: {counts['train_images']:,} images, {classes} ({counts['train_rows']:,} index rows)",
         f"test: {counts['test_images']:,} images ({counts['test_unreadable']:,} unreadable, kept as blank rows)",

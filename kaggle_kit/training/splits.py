@@ -3,9 +3,9 @@
 Split on ids, not index rows: an oversampled cache repeats rows of the minority
 class, and a copy on each side of the split would leak into validation. Each id
 has a stratum (``Task.strata``: its class, its grade, its most frequent label, or
-a bin of its first target); a stratum with too few ids to appear on both sides is
-merged with the other rare ones, so 120 breeds with a handful of images each can
-still be split.
+a bin of its first target); with more than two strata, those with too few ids to
+appear on both sides are merged together (and into the smallest other stratum if
+still too few), so 120 breeds with a handful of images each can still be split.
 """
 
 from __future__ import annotations
@@ -64,11 +64,20 @@ def _unique_ids(index: pd.DataFrame, strata: np.ndarray | None) -> pd.DataFrame:
 
 
 def _merge_rare(strata: pd.Series, needed: int) -> np.ndarray:
-    """The strata, those with fewer than ``needed`` ids merged into one (binary labels never are:
-    a class that small is refused before)."""
+    """The strata with those of fewer than ``needed`` ids merged into one, itself merged into the
+    smallest other stratum while still too small. Two strata (a binary task's classes) are never
+    merged: a class that small is refused instead."""
     counts = strata.value_counts()
+    values = strata.to_numpy()
+    if len(counts) <= 2:
+        return values
     rare = counts.index[counts < needed]
-    return np.where(strata.isin(rare), RARE, strata.to_numpy())
+    values = np.where(strata.isin(rare), RARE, values)
+    if 0 < int((values == RARE).sum()) < needed:
+        others = counts.drop(rare)
+        if len(others):
+            values = np.where(values == RARE, others.index[np.argmin(others.to_numpy())], values)
+    return values
 
 
 def _require_per_stratum(ids: pd.DataFrame, needed: int, what: str) -> None:
