@@ -129,6 +129,17 @@ class Task:
             values = logits
         return values[:, 0] if self.kind == "binary" or self.is_ordinal else values
 
+    def initial_bias(self, targets: np.ndarray) -> np.ndarray:
+        """The output bias that makes an untrained model predict the training prior: the log class
+        frequencies (softmax), the logits of label or target means (sigmoid), the target means
+        (linear). Training starts from the mean instead of 0.5 everywhere."""
+        targets = np.asarray(targets, dtype=np.float64).reshape(len(targets), -1)
+        mean = targets.mean(axis=0)
+        if self.activation == "linear":
+            return mean
+        clipped = np.clip(mean, 1e-4, 1 - 1e-4)
+        return np.log(clipped) if self.activation == "softmax" else np.log(clipped / (1 - clipped))
+
     @staticmethod
     def average(predictions: Sequence[np.ndarray]) -> np.ndarray:
         """The mean of several prediction arrays (TTA views, folds, runs): probabilities, never logits."""

@@ -142,7 +142,8 @@ def fit_unit(unit: "UnitFolder", config: TrainConfig, task: "Task", data: UnitDa
     unit.path.mkdir(parents=True, exist_ok=True)
     with precision_policy(config), engine.scope():
         keras.utils.set_random_seed(unit_seed(config, fold))
-        model, state = engine.start(unit, config, lambda: build_compiled_model(config, task, data.image_shape))
+        model, state = engine.start(unit, config, lambda: build_compiled_model(
+            config, task, data.image_shape, task.initial_bias(data.train_labels)))
         if not state.finished(config.epochs):
             keeper = RunKeeper(unit, state, task.monitor, config.early_stopping_patience, config.epochs,
                                task.greater_is_better)

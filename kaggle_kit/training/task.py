@@ -44,6 +44,7 @@ class Task(Protocol):
     @property
     def monitor(self) -> str: ...
     def loss(self, config: "TrainConfig", *, reduction: str | None = ...) -> "keras.losses.Loss": ...
+    def initial_bias(self, targets: np.ndarray) -> np.ndarray | None: ...
     def metrics(self) -> list["keras.metrics.Metric"]: ...
     def probabilities(self, outputs: "tf.Tensor") -> "tf.Tensor": ...
     def score(self, labels: np.ndarray, probs: np.ndarray) -> dict[str, float]: ...
@@ -66,6 +67,10 @@ class BinaryTask:
     def monitor(self) -> str:
         """The validation log the best model, early stopping and the plateau schedule follow."""
         return "val_auc" if self.metric == "auc" else "val_accuracy"
+
+    def initial_bias(self, targets: np.ndarray) -> None:
+        """None: the logit starts where the zoo's builder put it, as it always has."""
+        return None
 
     def loss(self, config: "TrainConfig", *, reduction: str | None = "sum_over_batch_size") -> "keras.losses.Loss":
         import keras
@@ -163,6 +168,9 @@ class KindTask:
 
     def loss(self, config: "TrainConfig", *, reduction: str | None = "sum_over_batch_size") -> "keras.losses.Loss":
         return self.spec.loss(config.label_smoothing, reduction=reduction)
+
+    def initial_bias(self, targets: np.ndarray) -> np.ndarray:
+        return self.spec.initial_bias(targets)
 
     def metrics(self) -> list["keras.metrics.Metric"]:
         """The training logs besides the loss: accuracy for classes and labels, RMSE of an unbounded regression."""
