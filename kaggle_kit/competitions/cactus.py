@@ -25,7 +25,6 @@ REQUIRED = ("train", "test", "train.csv", "sample_submission.csv")
 DEFAULT_RECIPE: dict[str, Any] = {
     "image_size": 32,
     "model": "kit-resnet",
-    "model_options": {"width": 32, "stages": 3, "stem_stride": 1},
     "epochs": 12,
     "batch_size": 64,
     "optimizer": "adamw",
