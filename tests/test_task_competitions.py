@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from _fixtures_tasks import TASK_TEST
 from kaggle_kit.cli import cli
 from kaggle_kit.competitions import get_competition
-from kaggle_kit.competitions._galaxy_tree import CLASS_COLUMNS
+from kaggle_kit.competitions.galaxy_tree import CLASS_COLUMNS
 from kaggle_kit.competitions.dogs import BREEDS
 
 RAW = {

@@ -68,7 +68,6 @@ def aptos2019_blindness_detection() -> Competition:
         title="APTOS 2019 Blindness Detection",
         source_kind="competition",
         source_ref=SLUG,
-        image_ext=".png",
         native_size=(0, 0),
         metric="qwk",
         build_labels=build_labels,

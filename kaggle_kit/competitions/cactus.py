@@ -65,7 +65,6 @@ def aerial_cactus_identification() -> Competition:
         title="Aerial Cactus Identification",
         source_kind="competition",
         source_ref=SLUG,
-        image_ext=".jpg",
         native_size=(32, 32),
         metric="auc",
         build_labels=build_labels,

@@ -92,7 +92,6 @@ def dog_breed_identification() -> Competition:
         title="Dog Breed Identification",
         source_kind="competition",
         source_ref=SLUG,
-        image_ext=".jpg",
         native_size=(0, 0),  # photos of every size
         metric="log_loss",
         build_labels=build_labels,

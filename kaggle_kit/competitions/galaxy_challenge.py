@@ -10,7 +10,7 @@ a zip of its own — ``images_training_rev1.zip`` (``images_training_rev1/<Galax
 its columns and its GalaxyIDs, in order. Scored by the RMSE over every cell; the
 winning entry scored 0.07492 on the private leaderboard. Spiral vs elliptical is
 derived from the predicted fractions by following the decision tree
-(``_galaxy_tree.py``) and reported beside the RMSE.
+(``galaxy_tree.py``) and reported beside the RMSE.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from kaggle_kit.competitions._galaxy_tree import CLASS_COLUMNS, spiral_or_elliptical, spiral_probability
+from kaggle_kit.competitions.galaxy_tree import CLASS_COLUMNS, spiral_or_elliptical, spiral_probability
 from kaggle_kit.competitions._registry import Competition, LabelOptions, LabelTables, register_competition
 from kaggle_kit.competitions._tables import attach_paths, check_unique_ids, read_table, require_extracted
 from kaggle_kit.tasks import Task
@@ -100,7 +100,6 @@ def galaxy_zoo_the_galaxy_challenge() -> Competition:
         title="Galaxy Zoo - The Galaxy Challenge",
         source_kind="competition",
         source_ref=SLUG,
-        image_ext=".jpg",
         native_size=(424, 424),
         metric="rmse",
         build_labels=build_labels,

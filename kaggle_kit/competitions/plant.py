@@ -67,7 +67,6 @@ def plant_pathology_2020_fgvc7() -> Competition:
         title="Plant Pathology 2020 - FGVC7",
         source_kind="competition",
         source_ref=SLUG,
-        image_ext=".jpg",
         native_size=(1365, 2048),
         metric="mean_column_auc",
         build_labels=build_labels,
