@@ -10,6 +10,7 @@ still too few), so 120 breeds with a handful of images each can still be split.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,9 +39,10 @@ def holdout_split(index: pd.DataFrame, val_fraction: float, seed: int, strata: n
 
     ids = _unique_ids(index, strata)
     _require_per_stratum(ids, 2, "a hold-out split")
-    train_ids, val_ids = train_test_split(
-        ids["id"], test_size=val_fraction, stratify=_merge_rare(ids["stratum"], 2), random_state=seed
-    )
+    merged = _merge_rare(ids["stratum"], 2)
+    val_count = math.ceil(val_fraction * len(ids))
+    merged = _at_most(merged, min(val_count, len(ids) - val_count))  # each side needs a row of every stratum
+    train_ids, val_ids = train_test_split(ids["id"], test_size=val_fraction, stratify=merged, random_state=seed)
     return _positions(index, 0, set(train_ids), set(val_ids))
 
 
@@ -78,6 +80,16 @@ def _merge_rare(strata: pd.Series, needed: int) -> np.ndarray:
         if len(others):
             values = np.where(values == RARE, others.index[np.argmin(others.to_numpy())], values)
     return values
+
+
+def _at_most(strata: np.ndarray, limit: int) -> np.ndarray:
+    """Merge the smallest strata into one until at most ``limit`` remain (more than two strata only:
+    120 breeds in a validation set of 30 images)."""
+    counts = pd.Series(strata).value_counts()
+    if len(counts) <= max(limit, 2):
+        return strata
+    kept = set(counts.index[: max(limit - 1, 1)])
+    return np.where(pd.Series(strata).isin(kept), strata, RARE)
 
 
 def _require_per_stratum(ids: pd.DataFrame, needed: int, what: str) -> None:
