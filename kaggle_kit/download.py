@@ -253,7 +253,7 @@ def _install(competition: Competition, archive: Path, members: Members, raw: Pat
         extract(archive, members, staging, progress=progress, damaged_hint=damaged)
         folders = _folder_sizes(members)
         if competition.nested_archives:
-            _extract_nested(staging, progress)
+            _extract_nested(archive, staging, progress)
             folders = _tree_sizes(staging)
         if labels is not None:
             name = competition.add_labels(Path(labels), staging)
@@ -294,12 +294,16 @@ def _notice(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-def _extract_nested(staging: Path, progress: bool) -> None:
+def _extract_nested(archive: Path, staging: Path, progress: bool) -> None:
     """The archives inside the archive (``train.zip``…): each checked like the download itself,
     extracted beside itself, then removed (the files are what the competition needs)."""
+    hint = "the download holds a damaged inner archive: re-run with --force"
     for inner in sorted(staging.glob("*.zip")):
-        members = open_checked(inner, refetch_hint="the download holds a damaged inner archive: re-run with --force")
-        extract(inner, members, staging, progress=progress)
+        try:
+            extract(inner, open_checked(inner, refetch_hint=hint), staging, progress=progress, damaged_hint=hint)
+        except DataError as exc:
+            # The staging folder is about to vanish: name the inner archive by its place in the download.
+            raise DataError(f"archive {archive}: {str(exc).replace(f'{staging}{os.sep}', '')}") from None
         inner.unlink()
 
 

@@ -130,3 +130,38 @@ def test_a_code_competition_refuses_an_api_upload(served, task_model):
         "run kit there (it writes /kaggle/working/submission.csv), or check the file here with 'kit validate'\n"
     )
     assert not server.submissions and not (workspace.submission_dir(slug) / f"{run_id}.csv").exists()
+
+
+def test_a_damaged_archive_inside_the_download_is_refused_and_nothing_installed(cactus_raw, workspace_env, kaggle_home,
+                                                                                monkeypatch, tmp_path):
+    import shutil
+
+    from kaggle_kit.standin import StandinKaggle, zip_folder
+
+    slug = "aerial-cactus-identification"
+    damaged = tmp_path / "damaged"
+    shutil.copytree(cactus_raw[0], damaged)
+    data = (damaged / "train.zip").read_bytes()
+    (damaged / "train.zip").write_bytes(data[: len(data) // 2])
+    with StandinKaggle() as server:
+        server.add_competition(slug, zip_folder(damaged))
+        for name, value in server.client_env().items():
+            if value is None:
+                monkeypatch.delenv(name, raising=False)
+            else:
+                monkeypatch.setenv(name, value)
+        result = kit("download", slug, "--no-progress")
+    assert result.exit_code == 1
+    assert re.fullmatch(rf"Error: archive .+{slug}\.zip: train\.zip is not a complete zip archive \(.+\); the download "
+                        r"holds a damaged inner archive: re-run with --force\n", result.output), result.output
+    assert not (workspace_env.competition_dir(slug) / "raw").exists()
+    assert not (workspace_env.competition_dir(slug) / "download.json").exists()
+
+
+def test_a_raw_folder_with_its_inner_archives_still_zipped_says_so(cactus_raw, workspace_env):
+    result = kit("prepare", "aerial-cactus-identification", "--raw-dir", str(cactus_raw[0]), "--no-progress")
+    assert result.exit_code == 1
+    assert result.output == (
+        f"Error: {cactus_raw[0]} holds train.zip, test.zip but not the extracted train, test; `kit download` extracts "
+        "them: run it, or point --raw-dir at an extracted copy\n"
+    )
