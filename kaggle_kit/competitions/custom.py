@@ -183,14 +183,11 @@ class _Source:
         self.label_column = values.text("label_column", "label")
         self.pattern = values.text("pattern", DEFAULT_PATTERN)
         self.where = labels if layout == "table" else images
-        self._raw: pd.DataFrame | None = None
 
     def raw(self) -> pd.DataFrame:
-        """``id``, the label text (``label``) or label columns, and ``path`` of every image, unconverted."""
-        if self._raw is None:
-            self._raw = {"table": self._from_table, "folders": self._from_folders,
-                         "filename": self._from_file_names}[self.layout]()
-        return self._raw
+        """``id``, the label text (``label``) or label columns, and ``path`` of every image, unconverted:
+        read afresh each time (the files may have changed since the competition was loaded)."""
+        return {"table": self._from_table, "folders": self._from_folders, "filename": self._from_file_names}[self.layout]()
 
     def label_values(self) -> list[str]:
         """The distinct class labels found (as text), sorted."""
