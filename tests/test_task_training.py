@@ -49,6 +49,15 @@ def test_lower_is_better_metrics_pick_the_lowest_epoch():
     assert improved(0.5, 0.4) and improved(0.1, None, greater_is_better=False) and not improved(float("nan"), None)
 
 
+def test_kappa_is_scored_only_for_grades():
+    breeds = KindTask(Task("multiclass", ("a", "b", "c")), "log_loss")
+    grades = KindTask(Task("regression", ("diagnosis",), levels=5), "qwk")
+    classes_scored_by_kappa = KindTask(Task("multiclass", ("0", "1", "2")), "qwk")
+    assert "qwk" not in breeds.scored_metrics(["accuracy", "log_loss", "qwk"])
+    assert grades.scored_metrics(["qwk", "rmse"]) == ["qwk", "rmse"]
+    assert classes_scored_by_kappa.scored_metrics(["accuracy", "log_loss", "qwk"]) == ["qwk", "accuracy", "log_loss"]
+
+
 def test_a_hold_out_split_of_many_small_classes_merges_the_rare_ones():
     labels = np.repeat(np.arange(40), 3)  # 40 classes of 3 images
     labels[:2] = 39  # class 0 keeps one image: too few to split on its own

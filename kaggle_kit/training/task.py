@@ -220,8 +220,10 @@ class KindTask:
         return "f1" if self.metric.endswith("_f1") else "accuracy"
 
     def scored_metrics(self, names: list[str]) -> list[str]:
-        """The metrics of the kind that apply to this task (kappa needs grades), the competition's first."""
-        usable = [name for name in names if name != "qwk" or self.spec.kind != "regression" or self.spec.is_ordinal]
+        """The metrics of the kind that mean something for this task, the competition's first: kappa
+        only for grades (an ordinal target, or classes the competition scores by kappa)."""
+        ordered = self.spec.is_ordinal or self.metric == "qwk"
+        usable = [name for name in names if name != "qwk" or ordered]
         return [self.metric, *[name for name in usable if name != self.metric]]
 
     # --- the step loop's pieces --------------------------------------------------------------------
