@@ -524,11 +524,14 @@ def sweep(slug, grid_specs, config_file, recipe, quiet, workspace, **options):
               help="Work in DIR (new or empty) and leave the generated data, runs and submissions there.")
 @click.option("--size", type=click.Choice(["small", "full"]), default="full", show_default=True,
               help="small: tiny data and one epoch per competition, a check that every step works.")
-def demo(keep, size):
-    """Run download → prepare → train → predict → submit offline on two generated demo competitions.
+@click.option("--all", "every", is_flag=True,
+              help="Also the five task-kind competitions: cactus (binary), dog breeds (120 classes), "
+                   "APTOS (ordinal grades), plant pathology (4 labels), the Galaxy Challenge (37 fractions).")
+def demo(keep, size, every):
+    """Run download → prepare → train → predict → submit offline on generated demo competitions.
 
     Example: kit demo --keep kit-demo
     """
     from kaggle_kit.demo.run import demo as run_demo
 
-    run_demo(size, keep, report=click.echo)
+    run_demo(size, keep, report=click.echo, every=every)

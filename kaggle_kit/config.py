@@ -27,6 +27,11 @@ OPTIMIZERS = ("adam", "adamw", "rmsprop", "sgd")
 SCHEDULES = ("constant", "cosine", "plateau")
 STRATEGIES = ("auto", "none", "mirrored", "multiworker")
 MIXED_PRECISION = ("auto", "on", "off", "float16", "bfloat16")
+# Bounds that keep every derived value in range: seeds are offset by folds and epochs and must fit
+# the 32-bit seeds of numpy and scikit-learn.
+MAX_SEED = 2**31 - 1
+MAX_EPOCHS = 100_000
+MAX_BATCH = 65_536
 DATA_SETTINGS = ("image_size", "crop", "balance", "min_vote_fraction", "max_images", "seed", "stain_norm")  # the cache's identity
 STAIN_NORMS = ("none", "macenko")
 THRESHOLD_RULES = ("accuracy", "balanced")
@@ -154,8 +159,20 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
 
 
 def merge(base: TrainConfig, changes: Mapping[str, Any], source: str) -> TrainConfig:
-    """Return ``base`` with ``changes`` applied (nested ``augment`` keys merge too)."""
+    """Return ``base`` with ``changes`` applied (nested ``augment`` keys merge too).
+
+    Fewer ``epochs`` than an earlier layer's ``warmup_epochs`` carry the warm-up down with them
+    (``--epochs 1`` on a recipe with a 1-epoch warm-up trains, without warm-up), unless the same
+    layer sets ``warmup_epochs`` too.
+    """
     data = base.to_dict()
+    if "epochs" in changes and "warmup_epochs" not in changes:
+        try:
+            epochs = coerce(int, changes["epochs"], "epochs")
+        except ConfigError:
+            epochs = None  # _build reports it, naming the source
+        if epochs is not None and epochs >= 1 and data["warmup_epochs"] >= epochs:
+            data["warmup_epochs"] = epochs - 1
     for key, value in changes.items():
         if key == "augment" and isinstance(value, Mapping):
             data["augment"] = {**data["augment"], **value}
@@ -271,16 +288,17 @@ def _validate(c: TrainConfig) -> None:
     _check(0.0 < c.val_fraction < 0.9, "val_fraction must be above 0 and below 0.9")
     _check(0.5 < c.pseudo_confidence < 1.0, "pseudo_confidence must be above 0.5 and below 1, e.g. 0.95")
     _check(c.folds == 0 or 2 <= c.folds <= 20, "folds must be 0 (hold-out) or from 2 to 20")
-    _check(c.epochs >= 1, "epochs must be at least 1")
-    _check(c.batch_size >= 1, "batch_size must be at least 1")
+    _check(1 <= c.epochs <= MAX_EPOCHS, f"epochs must be from 1 to {MAX_EPOCHS}")
+    _check(1 <= c.batch_size <= MAX_BATCH, f"batch_size must be from 1 to {MAX_BATCH}")
     _choice("optimizer", c.optimizer, OPTIMIZERS)
     _check(0.0 < c.lr < 10.0, "lr must be a positive learning rate below 10")
-    _check(c.weight_decay >= 0.0, "weight_decay must be 0 or more")
+    _check(0.0 <= c.weight_decay < 1.0, "weight_decay must be from 0 to below 1")
     _choice("schedule", c.schedule, SCHEDULES)
     _check(0 <= c.warmup_epochs < c.epochs, "warmup_epochs must be from 0 to epochs - 1")
     _check(0.0 <= c.label_smoothing < 0.5, "label_smoothing must be from 0 to below 0.5")
     _check(0.0 <= c.ema_momentum < 1.0, "ema_momentum must be 0 (off) or a momentum below 1, e.g. 0.999")
-    _check(c.early_stopping_patience >= 0, "early_stopping_patience must be 0 (off) or more")
+    _check(0 <= c.early_stopping_patience <= MAX_EPOCHS, "early_stopping_patience must be 0 (off) or more")
+    _check(0 <= c.seed <= MAX_SEED, f"seed must be a whole number from 0 to {MAX_SEED}")
     _check(c.weights in (None, "imagenet"), "weights must be empty or 'imagenet'")
     _choice("strategy", c.strategy, STRATEGIES)
     _check(c.time_limit >= 0, "time_limit must be 0 (none) or a number of seconds")
@@ -298,5 +316,5 @@ def _validate(c: TrainConfig) -> None:
     _check(0.0 <= a.saturation_range < 1.0, "augment.saturation_range must be a fraction from 0 to below 1")
     if a.brightness_range is not None:
         low, high = a.brightness_range
-        _check(0.0 < low <= high, "augment.brightness_range must be a pair low <= high, both above 0")
+        _check(0.0 < low <= high <= 10.0, "augment.brightness_range must be a pair low <= high, both above 0 and at most 10")
     _choice("augment.fill_mode", a.fill_mode, FILL_MODES)

@@ -8,7 +8,8 @@ resumed; a complete one left by an interrupted run is reused, and said so) →
 check it is complete and safe → fetch a label table the data lacks, when the
 competition has a ``fetch_labels`` hook and ``--labels`` gives none (Galaxy Zoo
 2: the Hart et al. table, from the Galaxy Zoo data site) → extract into a
-temporary folder beside ``raw`` → add the label table (``add_labels``) → check
+temporary folder beside ``raw`` (and the zips inside it, for a competition with
+``nested_archives``, each checked the same way) → add the label table (``add_labels``) → check
 the layout (``competition.check_layout``) → rename the folder to ``raw`` → write
 ``data/<slug>/download.json`` last. A crash at any step leaves either the old
 state or the new one, never half of each. Nothing the user made is deleted: an
@@ -251,6 +252,9 @@ def _install(competition: Competition, archive: Path, members: Members, raw: Pat
     with atomic_dir(raw) as staging:
         extract(archive, members, staging, progress=progress, damaged_hint=damaged)
         folders = _folder_sizes(members)
+        if competition.nested_archives:
+            _extract_nested(archive, staging, progress)
+            folders = _tree_sizes(staging)
         if labels is not None:
             name = competition.add_labels(Path(labels), staging)
             folders[name] = (1, (staging / name).stat().st_size)
@@ -288,6 +292,28 @@ def _read_manifest(path: Path) -> dict[str, Any]:
 def _notice(text: str) -> None:
     """One line on stderr while kit waits (like a progress bar, it is not output)."""
     print(text, file=sys.stderr, flush=True)
+
+
+def _extract_nested(archive: Path, staging: Path, progress: bool) -> None:
+    """The archives inside the archive (``train.zip``…): each checked like the download itself,
+    extracted beside itself, then removed (the files are what the competition needs)."""
+    hint = "the download holds a damaged inner archive: re-run with --force"
+    for inner in sorted(staging.glob("*.zip")):
+        try:
+            extract(inner, open_checked(inner, refetch_hint=hint), staging, progress=progress, damaged_hint=hint)
+        except DataError as exc:
+            # The staging folder is about to vanish: name the inner archive by its place in the download.
+            raise DataError(f"archive {archive}: {str(exc).replace(f'{staging}{os.sep}', '')}") from None
+        inner.unlink()
+
+
+def _tree_sizes(root: Path) -> dict[str, tuple[int, int]]:
+    """(files, bytes) per top-level entry of an extracted folder."""
+    sizes: dict[str, tuple[int, int]] = {}
+    for entry in root.iterdir():
+        files = [entry] if entry.is_file() else [p for p in entry.rglob("*") if p.is_file()]
+        sizes[entry.name] = (len(files), sum(p.stat().st_size for p in files))
+    return sizes
 
 
 def _remove(*paths: Path) -> None:

@@ -174,3 +174,106 @@ def calibration_png(labels: np.ndarray, probs: np.ndarray, bins: int = 10) -> tu
     bottom.set_ylabel("images")
     bottom.set_xlim(0, 1)
     return figure_png(figure), ece
+
+
+MAX_ROC_CURVES = 10  # per-class ROC curves drawn (the classes with the most validation images)
+MAX_ANNOTATED_CLASSES = 12  # a larger confusion matrix is a heat map without counts
+
+
+def per_class_roc_png(onehot: np.ndarray, probs: np.ndarray, names: Sequence[str]) -> tuple[bytes, float | None]:
+    """One-vs-rest ROC curves of the classes (or label columns) with both outcomes among the rows; the
+    legend gives each AUC, the title their mean (``None`` when no class has both outcomes)."""
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    figure, (axis,) = new_figure(5.6, 4.6)
+    axis.plot([0, 1], [0, 1], color="grey", linestyle=":", label="chance")
+    scorable = [k for k in range(onehot.shape[1]) if len(np.unique(onehot[:, k])) == 2]
+    aucs = {k: float(roc_auc_score(onehot[:, k], probs[:, k])) for k in scorable}
+    shown = sorted(scorable, key=lambda k: -onehot[:, k].sum())[:MAX_ROC_CURVES]
+    for colour, k in zip(series_colours(len(shown)), shown):
+        fpr, tpr, _ = roc_curve(onehot[:, k], probs[:, k])
+        axis.plot(fpr, tpr, color=colour, label=f"{names[k]} ({aucs[k]:.3f})")
+    mean = float(np.mean(list(aucs.values()))) if aucs else None
+    more = f", {len(shown)} of {len(scorable)} drawn" if len(shown) < len(scorable) else ""
+    axis.set_title("one vs rest" + (f": mean AUC {mean:.4f}{more}" if mean is not None else ""))
+    axis.set_xlabel("false positive rate")
+    axis.set_ylabel("true positive rate")
+    axis.set_xlim(0, 1)
+    axis.set_ylim(0, 1.01)
+    axis.legend(loc="lower right", fontsize="small")
+    axis.grid(alpha=0.3)
+    return figure_png(figure), mean
+
+
+def class_confusion_png(matrix: np.ndarray, names: Sequence[str], xlabel: str) -> bytes:
+    """A K×K confusion matrix (rows true, columns predicted); counts written in each cell up to
+    ``MAX_ANNOTATED_CLASSES`` classes."""
+    size = len(names)
+    side = min(3.8 + 0.35 * size, 14.0)
+    figure, (axis,) = new_figure(side + 0.6, side)
+    axis.imshow(matrix, cmap="Blues")
+    if size <= MAX_ANNOTATED_CLASSES:
+        darkest = matrix.max() or 1
+        for (row, col), count in np.ndenumerate(matrix):
+            axis.text(col, row, str(count), ha="center", va="center", color="white" if count > darkest / 2 else "black")
+    ticks = list(range(size))
+    font = "small" if size <= 30 else 5
+    axis.set_xticks(ticks, list(names), rotation=90, fontsize=font)
+    axis.set_yticks(ticks, list(names), fontsize=font)
+    axis.set_xlabel(xlabel)
+    axis.set_ylabel("true class")
+    return figure_png(figure)
+
+
+def label_confusions_png(labels: np.ndarray, predicted: np.ndarray, names: Sequence[str]) -> bytes:
+    """A 2×2 confusion matrix per label column (rows true 0/1, columns predicted 0/1)."""
+    from sklearn.metrics import confusion_matrix
+
+    figure, axes = new_figure(2.6 * len(names), 2.8, ncols=len(names))
+    for axis, k in zip(axes, range(len(names))):
+        matrix = confusion_matrix(labels[:, k], predicted[:, k], labels=[0, 1])
+        axis.imshow(matrix, cmap="Blues")
+        darkest = matrix.max() or 1
+        for (row, col), count in np.ndenumerate(matrix):
+            axis.text(col, row, str(count), ha="center", va="center", color="white" if count > darkest / 2 else "black")
+        axis.set_title(names[k], fontsize="small")
+        axis.set_xticks([0, 1], ["0", "1"])
+        axis.set_yticks([0, 1], ["0", "1"])
+        axis.set_xlabel("predicted")
+    axes[0].set_ylabel("true")
+    return figure_png(figure)
+
+
+def residuals_png(truth: np.ndarray, predicted: np.ndarray) -> bytes:
+    """Predicted against true values (every target pooled) and the histogram of the residuals."""
+    truth, predicted = truth.reshape(-1), predicted.reshape(-1)
+    residuals = predicted - truth
+    figure, (scatter, histogram) = new_figure(9.0, 4.0, ncols=2)
+    low, high = float(min(truth.min(), predicted.min())), float(max(truth.max(), predicted.max()))
+    scatter.plot([low, high], [low, high], color="grey", linestyle=":", label="perfect")
+    scatter.scatter(truth, predicted, s=6, alpha=0.35, color="C0", label="validation")
+    scatter.set_xlabel("true value")
+    scatter.set_ylabel("predicted value")
+    scatter.legend(loc="upper left")
+    scatter.grid(alpha=0.3)
+    rmse = float(np.sqrt(np.mean(residuals ** 2)))
+    histogram.hist(residuals, bins=40, color="C1")
+    histogram.set_title(f"residuals (RMSE {rmse:.4f}, mean {residuals.mean():+.4f})")
+    histogram.set_xlabel("predicted − true")
+    histogram.set_ylabel("values")
+    return figure_png(figure)
+
+
+def target_errors_png(truth: np.ndarray, predicted: np.ndarray, names: Sequence[str]) -> bytes:
+    """Each target's RMSE beside the RMSE of predicting its mean (what the model must beat)."""
+    errors = np.sqrt(np.mean((predicted - truth) ** 2, axis=0))
+    baseline = np.sqrt(np.mean((truth - truth.mean(axis=0)) ** 2, axis=0))
+    figure, (axis,) = new_figure(max(5.0, 0.3 * len(names) + 2), 3.8)
+    positions = np.arange(len(names))
+    axis.bar(positions - 0.2, baseline, width=0.4, color="lightgrey", label="predicting the mean")
+    axis.bar(positions + 0.2, errors, width=0.4, color="C0", label="model")
+    axis.set_xticks(positions, list(names), rotation=90, fontsize="small")
+    axis.set_ylabel("RMSE")
+    axis.legend(loc="upper right")
+    axis.grid(alpha=0.3, axis="y")
+    return figure_png(figure)

@@ -91,7 +91,11 @@ def publish_bytes(target: str | os.PathLike, data: bytes, *, overwrite: bool) ->
     target = Path(target)
     if same_content(target, data):
         return True
-    if target.exists() and not overwrite:
+    try:
+        exists = target.exists()
+    except OSError as exc:
+        raise storage_error(exc, target) from None
+    if exists and not overwrite:
         raise FileExistsError(errno.EEXIST, "exists", str(target))
     tmp = _temporary_beside(target)
     try:

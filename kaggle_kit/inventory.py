@@ -15,6 +15,7 @@ DOWNLOAD_MANIFEST = "download.json"
 class CompetitionStatus:
     slug: str
     source: str
+    task: str  # binary, multiclass, multilabel, regression
     metric: str
     downloaded: bool
     prepared: bool
@@ -32,16 +33,16 @@ def competition_status(workspace: Workspace) -> list[CompetitionStatus]:
         cache_root = workspace.cache_root(slug)
         prepared = cache_root.is_dir() and any(cache_root.glob(f"*/{MANIFEST}"))
         source = f"{competition.source_kind}:{competition.source_ref}"
-        rows.append(CompetitionStatus(slug, source, competition.metric, downloaded, prepared))
+        rows.append(CompetitionStatus(slug, source, competition.task.kind, competition.metric, downloaded, prepared))
     return rows
 
 
 def render_competitions(rows: list[CompetitionStatus], fmt: str = "table") -> str:
-    """``kit competitions``: slug, source, metric, downloaded and prepared (yes/no in a table), as ``fmt``."""
+    """``kit competitions``: slug, source, task kind, metric, downloaded and prepared (yes/no in a table), as ``fmt``."""
     from kaggle_kit.tables import column, render
 
     yes_no = {True: "yes", False: "no"}.get
-    columns = [column("slug"), column("source"), column("metric"), column("downloaded", text=yes_no),
+    columns = [column("slug"), column("source"), column("task"), column("metric"), column("downloaded", text=yes_no),
                column("prepared", text=yes_no)]
     return render([asdict(row) for row in rows], fmt, keys=[f.name for f in fields(CompetitionStatus)],
                   columns=columns)

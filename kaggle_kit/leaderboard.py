@@ -2,10 +2,10 @@
 
 Galaxy Zoo 2 and custom competitions keep their test labels private in
 ``data/<slug>/labels/test_labels.csv``. A submission is scored against them
-(accuracy, ROC AUC, confusion matrix) and recorded as one row of
-``submissions/<slug>/leaderboard.csv``; the board ranks every submission by the
-competition's metric (higher is better for both metrics; equal scores share a rank,
-the earlier submission listed first).
+(the competition's metric; accuracy, ROC AUC and the confusion matrix where they
+apply) and recorded as one row of ``submissions/<slug>/leaderboard.csv``; the board
+ranks every submission by the competition's metric in its direction (lower is better
+for a loss or an error; equal scores share a rank, the earlier submission listed first).
 
 >>> score = score_submission(competition, workspace, "submissions/galaxy-zoo-2/run-1.csv")
 >>> standing = record_score(workspace, "galaxy-zoo-2", entry, score)
@@ -20,7 +20,9 @@ import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
+
+import numpy as np
 
 from kaggle_kit.csvread import read_csv
 from kaggle_kit.errors import DataError, SubmissionError, shown
@@ -39,13 +41,18 @@ COLUMNS = ("run", "time", "score", "metric", "accuracy", "auc", "model", "image_
 
 @dataclass(frozen=True)
 class LocalScore:
-    """A submission scored against the private test labels."""
+    """A submission scored against the private test labels.
+
+    ``accuracy`` and ``auc`` where they apply (``None`` otherwise: a regression, no
+    probabilities, one class); ``confusion`` for tasks with classes (rows true,
+    columns predicted; binary: ``((tn, fp), (fn, tp))``), ``None`` otherwise.
+    """
 
     metric: str
     score: float
-    accuracy: float
-    auc: float | None  # None when no probabilities are available or the test set has one class
-    confusion: tuple[tuple[int, int], tuple[int, int]]  # ((tn, fp), (fn, tp)): rows true, columns predicted
+    accuracy: float | None
+    auc: float | None
+    confusion: tuple[tuple[int, ...], ...] | None
     rows: int
 
 
@@ -86,18 +93,24 @@ def score_submission(
     submission: str | os.PathLike,
     probabilities: str | os.PathLike | None = None,
     threshold: float = 0.5,
+    thresholds: list[float] | None = None,
 ) -> LocalScore:
     """Score a validated submission file against the private test labels.
 
-    The submission's values are 0/1 labels (accuracy) or probabilities (AUC). AUC
-    needs probabilities: for an accuracy submission pass the ``id,prob`` file kept
-    beside it. Probabilities become labels at ``threshold`` for the accuracy and
-    the confusion matrix.
+    A binary submission's values are 0/1 labels (accuracy) or probabilities (AUC).
+    AUC needs probabilities: for an accuracy submission pass the ``id,prob`` file
+    kept beside it. Probabilities become labels at ``threshold`` for the accuracy
+    and the confusion matrix. Any other task or metric: the file is scored by the
+    competition's metric as its format reads it (``SubmissionFormat.read``); the
+    probabilities beside a file of labels, cut at ``thresholds``, give the accuracy,
+    AUC and confusion matrix where they apply.
     """
     if not competition.locally_scored:
         raise SubmissionError(
             f"{competition.slug} is scored by Kaggle, not locally; upload with 'kit submit {competition.slug} --upload'"
         )
+    if competition.task.kind != "binary" or competition.metric not in ("auc", "accuracy"):
+        return _score_any(competition, workspace, submission, probabilities, thresholds)
     truth = _read_test_labels(private_labels_path(workspace, competition.slug))
     values = _aligned_column(submission, truth.index, what="submission")
     probs = values if competition.metric == "auc" else None
@@ -202,7 +215,7 @@ def render_leaderboard(board: "pd.DataFrame", fmt: str = "table", highlight: int
         Column(" ", lambda row: "*" if row["position"] == highlight else " "),
         column("rank"),
         Column("score", lambda row: f"{row['score']:.4f}"),
-        Column("accuracy", lambda row: f"{row['accuracy']:.4f}"),
+        column("accuracy", text=_number),
         column("auc", text=_number),
         *(column(key, title) for key, title in (("run", None), ("model", None), ("image_size", "size"),
                                                 ("tta", None), ("time", None))),
@@ -210,15 +223,22 @@ def render_leaderboard(board: "pd.DataFrame", fmt: str = "table", highlight: int
     return render(rows, fmt, keys=BOARD_KEYS, columns=columns)
 
 
-def format_confusion(score: LocalScore, class_names: tuple[str, str]) -> list[str]:
-    """The confusion matrix as text: rows are the true class, columns the predicted one."""
-    (tn, fp), (fn, tp) = score.confusion
-    names = [f"true {class_names[0]}", f"true {class_names[1]}"]
+MAX_CONFUSION_CLASSES = 10  # a larger matrix is left to the run report's figure
+
+
+def format_confusion(score: LocalScore, class_names: Sequence[str]) -> list[str]:
+    """The confusion matrix as text: rows are the true class, columns the predicted one (none when the
+    task has no classes, or more than ``MAX_CONFUSION_CLASSES``)."""
+    if score.confusion is None or len(score.confusion) > MAX_CONFUSION_CLASSES:
+        return []
+    matrix = score.confusion
+    labels = list(class_names) if len(class_names) == len(matrix) else [str(k) for k in range(len(matrix))]
+    names = [f"true {name}" for name in labels]
     width = max(len(n) for n in names)
-    columns = [f"pred {class_names[0]}", f"pred {class_names[1]}"]
-    widths = [max(len(columns[0]), len(str(tn)), len(str(fn))), max(len(columns[1]), len(str(fp)), len(str(tp)))]
+    columns = [f"pred {name}" for name in labels]
+    widths = [max(len(column), *(len(str(row[k])) for row in matrix)) for k, column in enumerate(columns)]
     lines = [" " * width + "  " + "  ".join(c.rjust(w) for c, w in zip(columns, widths))]
-    for name, cells in zip(names, ((tn, fp), (fn, tp))):
+    for name, cells in zip(names, matrix):
         lines.append(name.ljust(width) + "  " + "  ".join(str(c).rjust(w) for c, w in zip(cells, widths)))
     return lines
 
@@ -263,11 +283,92 @@ def _score(metric: str, truth, predicted, probs) -> LocalScore:
     return LocalScore(metric, score, accuracy, auc, ((tn, fp), (fn, tp)), len(truth))
 
 
+def _score_any(competition: "Competition", workspace: "Workspace", submission, probabilities,
+               thresholds: list[float] | None) -> LocalScore:
+    """Any task and metric: the file as its format reads it, scored by the competition's metric."""
+    from kaggle_kit.metrics import get_metric
+    from kaggle_kit.submission_format import predictions_table
+    from kaggle_kit.validate import read_sample_submission, sample_submission_path, submission_format
+
+    task = competition.task
+    labels_path = private_labels_path(workspace, competition.slug)
+    truth = _read_test_table(labels_path)
+    y_true = task.labels(truth, source=str(labels_path))
+    fmt = submission_format(competition, read_sample_submission(sample_submission_path(workspace, competition.slug)))
+    in_file = fmt.read(_aligned_rows(submission, truth["id"], "submission"))
+    score = get_metric(competition.metric)(y_true, in_file)
+    if not np.isfinite(score):
+        raise SubmissionError(f"{competition.metric} is undefined on these test labels (a single class?); "
+                              "score it with another metric")
+    holds_labels = fmt.needs == "labels"
+    probs = None if holds_labels else in_file
+    if probabilities is not None:
+        probs = predictions_table(_aligned_rows(probabilities, truth["id"], "probability file"), task)
+    predicted = None  # hard labels, where the task has them
+    if holds_labels:
+        predicted = in_file
+    elif probs is not None and (task.has_classes or task.kind == "multilabel"):
+        predicted = task.decide(probs, thresholds)
+    if predicted is None:
+        accuracy = None
+    elif task.kind == "regression":  # ordinal grades
+        accuracy = float(np.mean(y_true == predicted))
+    else:
+        accuracy = get_metric("accuracy")(y_true, predicted)
+    auc_name = {"binary": "auc", "multilabel": "mean_column_auc"}.get(task.kind)
+    auc = get_metric(auc_name)(y_true, probs) if auc_name and probs is not None else None
+    confusion = None
+    if task.has_classes and predicted is not None:
+        from sklearn.metrics import confusion_matrix
+
+        classes = len(task.names) if task.kind != "regression" else task.levels
+        confusion = tuple(tuple(row) for row in confusion_matrix(y_true, predicted, labels=range(classes)).tolist())
+    return LocalScore(competition.metric, float(score), accuracy,
+                      None if auc is None or not np.isfinite(auc) else float(auc), confusion, len(truth))
+
+
+def _read_test_table(path: Path) -> "pd.DataFrame":
+    import pandas as pd
+
+    if not path.is_file():
+        raise DataError(f"{path} not found; run 'kit prepare' for this competition first (it writes the test labels)")
+    return pd.read_csv(path, dtype={"id": str})
+
+
+def _aligned_rows(path: str | os.PathLike, ids: "pd.Series", what: str) -> "pd.DataFrame":
+    """The file's rows in the order of ``ids`` (its first column is the id); every id once."""
+    import pandas as pd
+
+    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    keys = table.iloc[:, 0].astype(str)
+    missing = ~ids.isin(keys)
+    if missing.any() or keys.duplicated().any():
+        raise SubmissionError(
+            f"{what} {path} does not cover the test labels one row per id ({int(missing.sum())} missing); "
+            "run 'kit validate' on it and rebuild it"
+        )
+    return table.set_index(keys).loc[ids.to_numpy()].reset_index(drop=True)
+
+
 def _ranked(board: "pd.DataFrame") -> "pd.DataFrame":
-    """Rank 1 = best score; equal scores share the better rank."""
+    """Rank 1 = best score (the highest, or the lowest for a loss or an error); equal scores share the better rank."""
     ranked = board.copy()
-    ranked["rank"] = ranked["score"].rank(ascending=False, method="min").fillna(len(board)).astype(int) if len(board) else []
+    if not len(board):
+        ranked["rank"] = []
+        return ranked
+    ascending = not _greater_is_better(str(board["metric"].iloc[-1]))
+    ranked["rank"] = ranked["score"].rank(ascending=ascending, method="min").fillna(len(board)).astype(int)
     return ranked
+
+
+def _greater_is_better(metric: str) -> bool:
+    from kaggle_kit.errors import UnknownNameError
+    from kaggle_kit.metrics import get_metric
+
+    try:
+        return get_metric(metric).greater_is_better
+    except UnknownNameError:
+        return True  # a board written by hand with a metric of its own: higher is better, as before
 
 
 def _number(value) -> str:

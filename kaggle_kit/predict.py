@@ -53,7 +53,8 @@ def predict(
     adabn: bool = False,
     progress: bool = True,
 ) -> Path:
-    """Write ``test_predictions[-tta][-adabn].csv`` (``id,prob`` in sample_submission order); return its path.
+    """Write ``test_predictions[-tta][-adabn].csv`` (``id,prob``, or ``id`` and ``pred_<name>`` per output,
+    in sample_submission order); return its path.
 
     One run writes into its own folder; several runs (an ensemble, probabilities
     averaged) write into ``runs/<slug>/_ensembles/<a>+<b>/``. ``batch_size``
@@ -181,22 +182,28 @@ def run_probabilities(
     *,
     adabn: bool = False,
 ) -> "pd.DataFrame":
-    """``id,prob`` for every test image: the run's fold models averaged, each over the TTA views
-    (each model's BatchNorm statistics first re-estimated on the readable test images with ``adabn``).
+    """``id`` and the predictions (``prob``, or ``pred_<name>`` per output: ``runfolder.prediction_columns``)
+    for every test image: the run's fold models averaged, each over the TTA views (each model's
+    BatchNorm statistics first re-estimated on the readable test images with ``adabn``).
 
-    Unreadable test images (``readable=0`` in the cache) get the training prevalence:
-    the model never saw them, and the prior is the least wrong answer.
+    Unreadable test images (``readable=0`` in the cache) get the training prevalence
+    (class frequencies, label or target means): the model never saw them, and the
+    prior is the least wrong answer.
     """
     import pandas as pd
 
     from kaggle_kit.data.pipeline import make_dataset
     from kaggle_kit.data.prepare import PrepareOptions, prepare_current
+    from kaggle_kit.runfolder import prediction_columns
 
+    task = competition.task
     # The cache as the raw files are now: test images replaced since training are predicted as they are.
     prepared = prepare_current(competition, workspace, PrepareOptions(**run.config.data_settings()), progress=progress)
     index = prepared.test_index
     readable = index["readable"].astype(bool).to_numpy()
-    probs = np.full(len(index), float(prepared.train_index["label"].mean()), dtype=np.float64)
+    prior = task.prevalence(task.labels(prepared.train_index, source=f"the training index of {prepared.root}"))
+    columns = prediction_columns(task)
+    probs = np.tile(np.asarray(prior, dtype=np.float64).reshape(1, -1), (len(index), 1)).reshape(len(index), -1)
     if readable.any():
         images_per_step = batch_size or run.config.batch_size
         per_batch = max(1, images_per_step // len(views))
@@ -210,15 +217,17 @@ def run_probabilities(
             for model in models:
                 adapt_batchnorm(model, statistics_batches)
         label = f"predict {run_id}" + (f" ×{len(views)} TTA" if len(views) > 1 else "")
-        probs[readable] = average_over_models(models, dataset, views, len(rows), label, progress)
-    return pd.DataFrame({"id": index["id"].astype(str).to_numpy(), "prob": probs})
+        predicted = average_over_models(models, dataset, views, len(rows), label, progress, task.activation)
+        probs[readable] = predicted.reshape(len(rows), -1)
+    return pd.DataFrame({"id": index["id"].astype(str).to_numpy(), **dict(zip(columns, probs.T))})
 
 
-def average_over_models(models: list, dataset, views: tuple[int, ...], total: int, label: str, progress: bool) -> np.ndarray:
+def average_over_models(models: list, dataset, views: tuple[int, ...], total: int, label: str, progress: bool,
+                        activation: str = "sigmoid") -> np.ndarray:
     """One pass over the test images; each batch goes through every model and every view."""
     from tqdm.auto import tqdm
 
-    forwards = [tta_forward(model, views) for model in models]
+    forwards = [tta_forward(model, views, activation) for model in models]
     chunks = []
     with tqdm(total=total, unit="img", desc=label, disable=not progress, leave=False) as bar:
         for images in dataset:
@@ -227,11 +236,12 @@ def average_over_models(models: list, dataset, views: tuple[int, ...], total: in
     return np.concatenate(chunks).astype(np.float64)
 
 
-def tta_forward(model, views: tuple[int, ...]):
-    """A compiled function: a batch → its probability averaged over the TTA ``views``.
+def tta_forward(model, views: tuple[int, ...], activation: str = "sigmoid"):
+    """A compiled function: a batch → its predictions averaged over the TTA ``views``.
 
     The views are stacked into one model call (one large batch beats several small
-    ones on CPU and GPU alike), then split back and averaged as probabilities.
+    ones on CPU and GPU alike), then split back and averaged as probabilities
+    (after the sigmoid or softmax, never as logits) or, for a regression, as values.
     """
     import tensorflow as tf
 
@@ -239,19 +249,21 @@ def tta_forward(model, views: tuple[int, ...]):
 
     # Any batch size, one trace: the last, smaller batch must not compile the model a second time.
     batch_of_images = tf.TensorSpec((None, *model.input_shape[1:]), tf.float32)
+    outputs = int(model.output_shape[-1])
+    activate = {"sigmoid": tf.sigmoid, "softmax": tf.nn.softmax, "linear": tf.identity}[activation]
 
     @tf.function(input_signature=[batch_of_images])
     def forward(images):
         stacked = tf.concat([dihedral_transform(images, view) for view in views], axis=0)
         logits = tf.cast(model(stacked, training=False), tf.float32)
-        per_view = tf.reshape(tf.sigmoid(logits), (len(views), -1))
+        per_view = tf.reshape(activate(logits), (len(views), -1) if outputs == 1 else (len(views), -1, outputs))
         return tf.reduce_mean(per_view, axis=0)
 
     return forward
 
 
 def average_members(frames: list["pd.DataFrame"], run_ids: list[str]) -> "pd.DataFrame":
-    """Average the runs' ``id,prob`` frames (same ids in the same order), refusing NaN."""
+    """Average the runs' prediction frames (same ids in the same order, same columns), refusing NaN."""
     first = frames[0]
     for frame, run_id in zip(frames[1:], run_ids[1:]):
         if not np.array_equal(frame["id"].to_numpy(), first["id"].to_numpy()):
@@ -259,8 +271,12 @@ def average_members(frames: list["pd.DataFrame"], run_ids: list[str]) -> "pd.Dat
                 f"run {run_id} predicts a different test set than run {run_ids[0]}; "
                 "re-run 'kit prepare' so both use the same label tables"
             )
-    averaged = first.assign(prob=np.mean([frame["prob"].to_numpy() for frame in frames], axis=0))
-    bad = int((~np.isfinite(averaged["prob"])).sum())
+        if list(frame.columns) != list(first.columns):
+            raise SubmissionError(f"run {run_id} predicts {','.join(frame.columns[1:])}, run {run_ids[0]} "
+                                  f"{','.join(first.columns[1:])}; ensemble runs of the same task only")
+    values = list(first.columns[1:])
+    averaged = first.assign(**{c: np.mean([frame[c].to_numpy() for frame in frames], axis=0) for c in values})
+    bad = int((~np.isfinite(averaged[values].to_numpy())).any(axis=1).sum())
     if bad:
         raise SubmissionError(
             f"runs {', '.join(run_ids)} predicted {bad} NaN/inf probabilities on the test set; nothing was "

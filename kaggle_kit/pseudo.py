@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from kaggle_kit.errors import DataError
+from kaggle_kit.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
     from kaggle_kit.competitions import Competition
@@ -43,6 +43,15 @@ class PseudoLabels:
                 f"positive) from run {self.run_id} ({self.source.name})")
 
 
+def check_pseudo_label(competition: "Competition", config: "TrainConfig") -> None:
+    """Refuse ``pseudo_label`` where confident 0/1 labels do not apply: any task but a binary one."""
+    if config.pseudo_label and competition.task.kind != "binary":
+        raise ConfigError(
+            f"--pseudo-label works for binary competitions; {competition.slug} is {competition.task.describe()}: "
+            "train without it"
+        )
+
+
 def pseudo_labels(competition: "Competition", workspace: "Workspace", config: "TrainConfig",
                   prepared: "PreparedData", progress: bool = False) -> PseudoLabels | None:
     """The pseudo-labelled test rows ``config.pseudo_label`` asks for, or ``None`` without it."""
@@ -52,6 +61,7 @@ def pseudo_labels(competition: "Competition", workspace: "Workspace", config: "T
 
     if not config.pseudo_label:
         return None
+    check_pseudo_label(competition, config)
     path = ensure_predictions(competition, workspace, [config.pseudo_label], progress=progress)
     predictions = pd.read_csv(path, dtype={"id": str})
     index = prepared.test_index[prepared.test_index["readable"].astype(bool)]

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from kaggle_kit.paths import Workspace
+    from kaggle_kit.tasks import Task
 
 CONFIG_FILE = "config.yaml"
 METRICS_FILE = "metrics.json"
@@ -59,7 +60,16 @@ RUN_ID_TIME = "%Y%m%d-%H%M%S"
 # What every reader of metrics.json relies on (train writes more: docs/architecture.md).
 REQUIRED_METRICS = ("metric", "score", "threshold", "best_epoch", "epochs_run", "train_seconds", "model",
                     "image_size", "folds")
-VAL_PREDICTION_COLUMNS = ("id", "label", "prob")  # then "fold" with folds
+VAL_PREDICTION_COLUMNS = ("id", "label", "prob")  # a binary task's; then "fold" with folds
+PREDICTION_PREFIX = "pred_"  # other tasks: id, the label columns, then pred_<name> per output[, fold]
+
+
+def prediction_columns(task: "Task") -> tuple[str, ...]:
+    """The prediction columns of ``val_predictions.csv``: ``prob`` for a binary task, else
+    ``pred_<name>`` per output (class, label column, target)."""
+    if task.kind == "binary":
+        return ("prob",)
+    return tuple(PREDICTION_PREFIX + name for name in task.names)
 
 
 def check_run_id(run_id: str) -> str:
@@ -208,12 +218,15 @@ class RunFolder:
         return pd.read_csv(path) if path.is_file() else None
 
     def val_predictions(self) -> "pd.DataFrame":
-        """``id,label,prob[,fold]`` of the validation images (out of fold with folds)."""
+        """``id,label,prob[,fold]`` of the validation images (out of fold with folds) for a binary task;
+        ``id``, the label columns and ``pred_<name>`` columns for the others."""
         path = self.path / VAL_PREDICTIONS_FILE
         if not path.is_file():
             raise RunNotFoundError(f"run folder {self.path} lacks {VAL_PREDICTIONS_FILE}; the run did not finish: "
                                    f"resume it with `kit train {self.slug} --resume {self.run_id}`")
         frame = read_csv(path)  # ids as written: NA, None, null are ids
+        if any(c.startswith(PREDICTION_PREFIX) for c in frame.columns) and "id" in frame.columns:
+            return frame
         missing = set(VAL_PREDICTION_COLUMNS) - set(frame.columns)
         if missing:
             raise RunNotFoundError(f"{path} lacks column(s) {', '.join(sorted(missing))}; train the run again")
@@ -262,8 +275,10 @@ class RunFolder:
     def write_val_predictions(self, predictions: "pd.DataFrame") -> None:
         columns = list(predictions.columns)
         expected = [*VAL_PREDICTION_COLUMNS, *(["fold"] if "fold" in columns else [])]
-        if columns != expected:
-            raise TrainingError(f"validation predictions need the columns {','.join(expected)}, got {','.join(columns)}")
+        other_task = columns[:1] == ["id"] and any(c.startswith(PREDICTION_PREFIX) for c in columns)
+        if columns != expected and not other_task:
+            raise TrainingError(f"validation predictions need the columns {','.join(expected)} (or id, the label "
+                                f"columns and {PREDICTION_PREFIX}<name> ones), got {','.join(columns)}")
         write_csv_atomic(self.path / VAL_PREDICTIONS_FILE, predictions)
 
     def write_learning_curves(self, png: bytes) -> None:

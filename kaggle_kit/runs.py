@@ -129,9 +129,10 @@ def summary_line(run: RunFolder) -> str:
         return f"run {run.run_id} is unfinished; continue it with `kit train {run.slug} --resume {run.run_id}`"
     what = f"CV {m['metric']} over {m['folds']} folds" if m.get("folds") else f"validation {m['metric']}"
     minutes, seconds = divmod(int(round(m["train_seconds"])), 60)
+    cut = "" if m["threshold"] is None else f"threshold {m['threshold']:.3f}, "  # a binary task's only
     return (
         f"run {run.run_id}: {what} {m['score']:.4f} (best epoch {m['best_epoch']} of {m['epochs_run']}, "
-        f"threshold {m['threshold']:.3f}, {minutes}m{seconds:02d}s) in {run.path}"
+        f"{cut}{minutes}m{seconds:02d}s) in {run.path}"
     )
 
 

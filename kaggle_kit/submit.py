@@ -1,9 +1,11 @@
 """Turn a run's test predictions into a submission file, validate it, and hand it in.
 
 The file copies ``sample_submission.csv`` exactly: the same columns in the same
-order, the same ids in the same order. The value follows the metric: the
-probability for AUC, a 0/1 label for accuracy (thresholded where the run's
-validation accuracy peaked). Nothing is written, and nothing uploaded, unless the
+order, the same ids in the same order. The values follow the task, the metric and
+the sample's header (:mod:`kaggle_kit.submission_format`): the probability for AUC,
+a 0/1 label for accuracy (thresholded where the run's validation accuracy peaked),
+one probability column per class, class names, grades cut at fitted thresholds,
+regression values. A code competition (``kernels_only``) takes no API upload. Nothing is written, and nothing uploaded, unless the
 file passes :func:`validate_submission`; an existing file is never replaced
 without ``overwrite``. Kaggle competitions upload through the ``kaggle`` client;
 locally scored ones (Galaxy Zoo 2, custom) are scored against the private test
@@ -24,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from kaggle_kit.competitions.custom import check_slug_owner
 from kaggle_kit.errors import SubmissionError
-from kaggle_kit.fsutil import publish_bytes, same_content, write_text_atomic
+from kaggle_kit.fsutil import publish_bytes, same_content, storage_error, write_text_atomic
 from kaggle_kit.leaderboard import (
     Entry,
     Standing,
@@ -34,7 +36,13 @@ from kaggle_kit.leaderboard import (
     score_submission,
 )
 from kaggle_kit.predict import check_tta, ensure_predictions, open_runs, prediction_name, resolve_tta
-from kaggle_kit.validate import read_sample_submission, sample_submission_path, validation_error, validate_submission
+from kaggle_kit.validate import (
+    read_sample_submission,
+    sample_submission_path,
+    submission_format,
+    validate_submission,
+    validation_error,
+)
 
 NOTEBOOK_SUBMISSION = "submission.csv"
 
@@ -44,6 +52,8 @@ if TYPE_CHECKING:
     from kaggle_kit.competitions import Competition
     from kaggle_kit.paths import Workspace
     from kaggle_kit.runfolder import RunFolder
+    from kaggle_kit.submission_format import SubmissionFormat
+    from kaggle_kit.tasks import Task
 
 
 @dataclass(frozen=True)
@@ -92,24 +102,29 @@ def submit(
     tta = resolve_tta(tta, runs)  # auto: the views the runs were trained to be blind to
     target = Path(output) if output else submission_path(workspace, competition.slug, run_ids, tta, adabn)
     sample = read_sample_submission(sample_submission_path(workspace, competition.slug))
+    fmt = submission_format(competition, sample)
+    if upload and competition.kernels_only and workspace.kaggle_working is None:
+        raise _kernels_only_error(competition)
     predictions = read_predictions(ensure_predictions(competition, workspace, run_ids, tta, adabn=adabn,
-                                                      batch_size=batch_size, progress=progress))
-    probabilities = aligned_probabilities(predictions, sample)
+                                                      batch_size=batch_size, progress=progress), competition.task)
+    probabilities = aligned_probabilities(predictions, sample, competition.task)
     rule = threshold_rule or runs_threshold_rule(runs)
-    threshold = run_threshold(runs, rule) if competition.metric == "accuracy" else None
-    frame = submission_frame(sample, probabilities, threshold)
+    thresholds = run_thresholds(runs, rule) if fmt.keeps_probabilities and fmt.layout != "class" else None
+    frame = submission_frame(sample, probabilities, fmt, thresholds)
     files = {target: frame}
-    if threshold is not None:
+    if fmt.keeps_probabilities:
         files[probabilities_path(target)] = probabilities
-    unchanged = publish(files, sample, competition.metric, overwrite)
+    unchanged = publish(files, sample, fmt, overwrite)
     notebook_copy = write_notebook_submission(workspace, frame)
     standing = result = None
     if competition.locally_scored:
-        standing = score_locally(competition, workspace, runs, tta + ("+adabn" if adabn else ""), target, threshold,
-                                 rule)
+        standing = score_locally(competition, workspace, runs, tta + ("+adabn" if adabn else ""), target, fmt,
+                                 thresholds, rule)
     elif upload and notebook_copy is None:
-        result = upload_file(competition, target, sample, message)
-    values = "probabilities" if threshold is None else f"0/1 labels at threshold {threshold:.4f} ({rule} rule)"
+        result = upload_file(competition, target, sample, message, fmt)
+    values = fmt.describe(thresholds)
+    if thresholds is not None and competition.task.kind == "binary":
+        values += f" ({rule} rule)"
     values += {"none": "", "flips": ", 4-view TTA", "dihedral": ", 8-view TTA"}[tta] + (", AdaBN" if adabn else "")
     reports = write_missing_reports(workspace, runs) if report else ()
     return SubmitOutcome(
@@ -163,17 +178,24 @@ def probabilities_path(submission: Path) -> Path:
     return submission.with_name(f"{submission.stem}.probabilities.csv")
 
 
-def read_predictions(path: Path) -> "pd.DataFrame":
+def read_predictions(path: Path, task: "Task | None" = None) -> "pd.DataFrame":
+    """A ``test_predictions`` file: ``id,prob`` (binary) or ``id`` and ``pred_<name>`` per output."""
     from kaggle_kit.csvread import read_csv
+    from kaggle_kit.runfolder import prediction_columns
+    from kaggle_kit.tasks import binary_task
 
+    expected = ["id", *prediction_columns(task or binary_task())]
     frame = read_csv(path)
-    if list(frame.columns) != ["id", "prob"]:
-        raise SubmissionError(f"{path} has columns {','.join(frame.columns)}, not id,prob; re-run 'kit predict'")
+    if list(frame.columns) != expected:
+        shown = ",".join(expected) if len(expected) <= 4 else f"{','.join(expected[:3])},…"
+        raise SubmissionError(f"{path} has columns {','.join(frame.columns[:6])}, not {shown}; re-run 'kit predict'")
     return frame
 
 
-def aligned_probabilities(predictions: "pd.DataFrame", sample: "pd.DataFrame") -> "pd.DataFrame":
-    """``id,prob`` in the sample's id order, after checking the predictions cover it exactly."""
+def aligned_probabilities(predictions: "pd.DataFrame", sample: "pd.DataFrame", task: "Task | None" = None
+                          ) -> "pd.DataFrame":
+    """The predictions in the sample's id order (its id column's name), after checking they cover it
+    exactly and hold usable values (probabilities in [0, 1], finite values)."""
     import pandas as pd
 
     id_column = sample.columns[0]
@@ -182,24 +204,40 @@ def aligned_probabilities(predictions: "pd.DataFrame", sample: "pd.DataFrame") -
             f"the test predictions hold {len(predictions)} rows for {len(sample)} sample submission ids "
             "(or other ids); nothing was written: re-run 'kit prepare' then 'kit predict'"
         )
-    probs = predictions.set_index("id")["prob"].reindex(sample[id_column])
-    frame = pd.DataFrame({id_column: sample[id_column].to_numpy(), "prob": probs.to_numpy()})
-    problems = validate_submission(frame.rename(columns={"prob": sample.columns[1]}), sample, "auc")
+    columns = list(predictions.columns[1:])
+    ordered = predictions.set_index("id").reindex(sample[id_column])
+    frame = pd.DataFrame({id_column: sample[id_column].to_numpy(), **{c: ordered[c].to_numpy() for c in columns}})
+    if columns == ["prob"]:  # binary: checked as the probability column it will fill
+        checked, check_sample, checker = frame.rename(columns={"prob": sample.columns[1]}), sample, "auc"
+    else:
+        checked, check_sample, checker = frame, frame, _predictions_format(task, columns)
+    problems = validate_submission(checked, check_sample, checker)
     if problems:
         raise validation_error(problems, "the test predictions", "nothing was written: re-run 'kit predict' and check the "
                         "run's history.csv for a NaN loss")
     return frame
 
 
-def submission_frame(sample: "pd.DataFrame", probabilities: "pd.DataFrame", threshold: float | None) -> "pd.DataFrame":
-    """The sample submission with its value column filled: probabilities, or 0/1 at ``threshold``."""
-    if len(sample.columns) != 2:
-        raise SubmissionError(
-            f"the sample submission has columns {','.join(sample.columns)}; kaggle-kit writes one id and one value column"
-        )
-    values = probabilities["prob"].to_numpy()
+def _predictions_format(task: "Task", columns: list[str]):
+    """How to check a task's prediction columns: probabilities in [0, 1], or finite values."""
+    from kaggle_kit.submission_format import SubmissionFormat
+
+    layout = "values" if task.activation == "linear" else ("wide" if task.kind == "multiclass" else "columns")
+    metric = {"values": "rmse", "wide": "log_loss", "columns": "mean_column_auc"}[layout]
+    return SubmissionFormat(layout, tuple(columns), task, metric)
+
+
+def submission_frame(sample: "pd.DataFrame", probabilities: "pd.DataFrame", fmt: "SubmissionFormat",
+                     thresholds: list[float] | None = None) -> "pd.DataFrame":
+    """The sample submission with its value columns filled as ``fmt`` says: probabilities, 0/1 or grades
+    at ``thresholds``, class names or indices, values."""
+    from kaggle_kit.submission_format import predictions_table
+
+    values = fmt.values(predictions_table(probabilities.rename(columns={probabilities.columns[0]: "id"}), fmt.task),
+                        thresholds)
     frame = sample.copy()
-    frame[sample.columns[1]] = values if threshold is None else (values >= threshold).astype(int)
+    for column, column_values in values.items():
+        frame[column] = column_values
     return frame
 
 
@@ -209,27 +247,36 @@ def runs_threshold_rule(runs: dict[str, "RunFolder"]) -> str:
     return "balanced" if "balanced" in rules else "accuracy"
 
 
-def run_threshold(runs: dict[str, "RunFolder"], rule: str = "accuracy") -> float:
-    """The validation threshold of ``rule`` (averaged over an ensemble's runs): the accuracy-maximising one
-    of ``metrics.json``, or the one maximising balanced accuracy on the run's validation predictions."""
+def run_thresholds(runs: dict[str, "RunFolder"], rule: str = "accuracy") -> list[float]:
+    """The cut points fitted on validation (``thresholds``, or a binary run's ``threshold``), averaged
+    over an ensemble's runs. With ``rule`` ``balanced`` a binary run's cut is the one maximising
+    balanced accuracy on its validation predictions instead of accuracy."""
     from kaggle_kit.metrics.thresholds import binary_threshold
 
-    thresholds = []
+    fitted = []
     for run_id, run in runs.items():
-        value = (run.metrics or {}).get("threshold")  # metrics is None while a run is unfinished
-        if value is None:
+        metrics = run.metrics or {}  # None while a run is unfinished
+        values = metrics.get("thresholds")
+        if values is None and metrics.get("threshold") is not None:
+            values = [metrics["threshold"]]
+        if not values:
             raise SubmissionError(
                 f"run {run_id} has no threshold in {run.path / 'metrics.json'}; finish or re-run its training first"
             )
         if rule == "balanced":
             validation = run.val_predictions()
-            value, _ = binary_threshold(validation["label"].to_numpy(), validation["prob"].to_numpy(),
-                                        "balanced_accuracy")
-        thresholds.append(float(value))
-    return sum(thresholds) / len(thresholds)
+            if {"label", "prob"} <= set(validation.columns):  # a binary run: its one cut, for balanced accuracy
+                values = [binary_threshold(validation["label"].to_numpy(), validation["prob"].to_numpy(),
+                                           "balanced_accuracy")[0]]
+        fitted.append([float(v) for v in values])
+    if len({len(v) for v in fitted}) > 1:
+        raise SubmissionError(f"runs {', '.join(runs)} were cut at different numbers of thresholds; "
+                              "ensemble runs of the same task only")
+    return [sum(column) / len(column) for column in zip(*fitted)]
 
 
-def publish(files: dict[Path, "pd.DataFrame"], sample: "pd.DataFrame", metric: str, overwrite: bool) -> bool:
+def publish(files: dict[Path, "pd.DataFrame"], sample: "pd.DataFrame", value_format: "SubmissionFormat | str",
+            overwrite: bool) -> bool:
     """Validate the submission (the first of ``files``), then write every file; return True when
     the submission was already there, identical.
 
@@ -238,14 +285,18 @@ def publish(files: dict[Path, "pd.DataFrame"], sample: "pd.DataFrame", metric: s
     included), and each is linked into place, so one appearing meanwhile is not clobbered.
     """
     target, frame = next(iter(files.items()))
-    problems = validate_submission(frame, sample, metric)
+    problems = validate_submission(frame, sample, value_format)
     if problems:
         raise validation_error(problems, f"the submission for {target}", "nothing was written")
     contents = {path: table.to_csv(index=False).encode("utf-8") for path, table in files.items()}
     for path, data in contents.items():
-        if path.is_dir():
+        try:
+            is_dir, exists = path.is_dir(), path.exists()
+        except OSError as exc:  # a name too long for the file system, a folder that cannot be read
+            raise storage_error(exc, path) from None
+        if is_dir:
             raise SubmissionError(f"{path} is a folder; pass --output with a file name")
-        if path.exists() and not overwrite and not same_content(path, data):
+        if exists and not overwrite and not same_content(path, data):
             raise _exists_error(path)
     unchanged = {}
     for path, data in contents.items():
@@ -256,11 +307,14 @@ def publish(files: dict[Path, "pd.DataFrame"], sample: "pd.DataFrame", metric: s
     return unchanged[target]
 
 
-def upload_file(competition: "Competition", path: Path, sample: "pd.DataFrame", message: str | None):
+def upload_file(competition: "Competition", path: Path, sample: "pd.DataFrame", message: str | None,
+                value_format: "SubmissionFormat | None" = None):
     """Validate the file on disk once more (it is what gets sent), then upload it."""
     from kaggle_kit import kaggle_api
 
-    problems = validate_submission(path, sample, competition.metric)
+    if competition.kernels_only:
+        raise _kernels_only_error(competition)
+    problems = validate_submission(path, sample, value_format or submission_format(competition, sample))
     if problems:
         raise validation_error(problems, str(path), "nothing was uploaded: see every problem with 'kit validate'")
     return kaggle_api.submit_file(competition.source_ref, path, message or f"kaggle-kit {path.stem}")
@@ -268,14 +322,20 @@ def upload_file(competition: "Competition", path: Path, sample: "pd.DataFrame", 
 
 def score_locally(
     competition: "Competition", workspace: "Workspace", runs: dict[str, "RunFolder"], tta: str, path: Path,
-    threshold: float | None, rule: str = "accuracy",
+    fmt: "SubmissionFormat", thresholds: list[float] | None, rule: str = "accuracy",
 ) -> Standing:
-    """Score against the private test labels and rank. An accuracy submission holds 0/1 labels, so
-    AUC comes from the probabilities kept beside it; an AUC one holds probabilities, cut at the
-    runs' validation threshold for the accuracy and confusion matrix."""
-    probabilities = probabilities_path(path) if threshold is not None else None
-    cut = threshold if threshold is not None else run_threshold(runs, rule)
-    score = score_submission(competition, workspace, path, probabilities, cut)
+    """Score against the private test labels and rank. A file of cut labels (binary accuracy, grades,
+    0/1 columns) is scored as it is, and its AUC comes from the probabilities kept beside it; a file of
+    probabilities is cut at the runs' validation thresholds (of ``rule``) for the accuracy and confusion
+    matrix."""
+    probabilities = probabilities_path(path) if fmt.keeps_probabilities else None
+    cuts = thresholds
+    if cuts is None and (competition.task.kind in ("binary", "multilabel") or competition.task.is_ordinal):
+        cuts = run_thresholds(runs, rule)
+    if competition.task.kind == "binary" and competition.metric in ("auc", "accuracy"):
+        score = score_submission(competition, workspace, path, probabilities, cuts[0])
+    else:
+        score = score_submission(competition, workspace, path, probabilities, thresholds=cuts)
     return record_score(workspace, competition.slug, leaderboard_entry(runs, tta, path), score)
 
 
@@ -303,13 +363,27 @@ def upload_lines(result) -> list[str]:
     ]
 
 
-def _standing_lines(standing: Standing, class_names: tuple[str, str]) -> list[str]:
+def _standing_lines(standing: Standing, class_names: Sequence[str]) -> list[str]:
     score = standing.score
-    auc = "n/a" if score.auc is None else f"{score.auc:.4f}"
-    lines = [f"Local score on {score.rows} test images: accuracy {score.accuracy:.4f}, AUC {auc} (metric: {score.metric})"]
+    if score.metric in ("auc", "accuracy"):
+        auc = "n/a" if score.auc is None else f"{score.auc:.4f}"
+        lines = [f"Local score on {score.rows} test images: accuracy {score.accuracy:.4f}, AUC {auc} "
+                 f"(metric: {score.metric})"]
+    else:
+        extras = [f"{name} {value:.4f}" for name, value in (("accuracy", score.accuracy), ("AUC", score.auc))
+                  if value is not None]
+        lines = [f"Local score on {score.rows} test images: {score.metric} {score.score:.4f}"
+                 + (f" ({', '.join(extras)})" if extras else "")]
     lines += format_confusion(score, class_names)
     lines.append(f"Rank {standing.rank} of {len(standing.board)} on {standing.path}")
     return lines + render_leaderboard(standing.board, highlight=standing.position).split("\n")
+
+
+def _kernels_only_error(competition: "Competition") -> SubmissionError:
+    return SubmissionError(
+        f"{competition.slug} takes submissions only from a Kaggle Notebook (a code competition), not through the "
+        "API; run kit there (it writes /kaggle/working/submission.csv), or check the file here with 'kit validate'"
+    )
 
 
 def _exists_error(target: Path) -> SubmissionError:

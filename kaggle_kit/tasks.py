@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 KINDS = ("binary", "multiclass", "multilabel", "regression")
 LABEL = "label"  # the one label column of binary and multi-class label tables
 REGRESSION_STRATA = 5  # quantile bins of the first target, for stratified splits of a regression
+PROBABILITY_EPSILON = 1e-7  # keeps the validation loss finite for confident, wrong predictions
 
 
 @dataclass(frozen=True)
@@ -87,20 +88,33 @@ class Task:
             return "linear"
         return "sigmoid"
 
-    def loss(self, label_smoothing: float = 0.0):
+    def loss(self, label_smoothing: float = 0.0, reduction: str | None = "sum_over_batch_size"):
         """The Keras loss on logits: cross-entropy for classes and bounded targets, MSE otherwise.
 
         Bounded targets (vote fractions) use binary cross-entropy with soft targets,
-        minimised where sigmoid(logit) equals the fraction.
+        minimised where sigmoid(logit) equals the fraction. ``reduction=None`` gives
+        one loss per example (the step loop's).
         """
         import keras
 
         if self.kind == "multiclass":
-            return keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=label_smoothing)
+            return keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=label_smoothing,
+                                                        reduction=reduction)
         if self.kind == "regression" and not self.bounded:
-            return keras.losses.MeanSquaredError()
+            return keras.losses.MeanSquaredError(reduction=reduction)
         smoothing = label_smoothing if self.kind != "regression" else 0.0
-        return keras.losses.BinaryCrossentropy(from_logits=True, label_smoothing=smoothing)
+        return keras.losses.BinaryCrossentropy(from_logits=True, label_smoothing=smoothing, reduction=reduction)
+
+    def numpy_loss(self, targets: np.ndarray, predictions: np.ndarray) -> float:
+        """The mean of :meth:`loss` (without smoothing) from predictions, not logits: the validation loss."""
+        targets = np.asarray(targets, dtype=np.float64).reshape(len(targets), -1)
+        predictions = np.asarray(predictions, dtype=np.float64).reshape(len(predictions), -1)
+        if self.kind == "regression" and not self.bounded:
+            return float(np.mean((targets - predictions) ** 2))
+        clipped = np.clip(predictions, PROBABILITY_EPSILON, 1 - PROBABILITY_EPSILON)
+        if self.kind == "multiclass":
+            return float(-np.mean(np.sum(targets * np.log(clipped), axis=1)))
+        return float(-np.mean(targets * np.log(clipped) + (1 - targets) * np.log(1 - clipped)))
 
     def probabilities(self, logits) -> np.ndarray:
         """Predictions from logits: ``(n,)`` for binary, ``(n, K)`` otherwise (float64)."""
@@ -115,6 +129,17 @@ class Task:
             values = logits
         return values[:, 0] if self.kind == "binary" or self.is_ordinal else values
 
+    def initial_bias(self, targets: np.ndarray) -> np.ndarray:
+        """The output bias that makes an untrained model predict the training prior: the log class
+        frequencies (softmax), the logits of label or target means (sigmoid), the target means
+        (linear). Training starts from the mean instead of 0.5 everywhere."""
+        targets = np.asarray(targets, dtype=np.float64).reshape(len(targets), -1)
+        mean = targets.mean(axis=0)
+        if self.activation == "linear":
+            return mean
+        clipped = np.clip(mean, 1e-4, 1 - 1e-4)
+        return np.log(clipped) if self.activation == "softmax" else np.log(clipped / (1 - clipped))
+
     @staticmethod
     def average(predictions: Sequence[np.ndarray]) -> np.ndarray:
         """The mean of several prediction arrays (TTA views, folds, runs): probabilities, never logits."""
@@ -128,30 +153,37 @@ class Task:
         return self.levels is not None
 
     @property
+    def has_classes(self) -> bool:
+        """Whether each image has one class (binary, multi-class, an ordinal grade): what rebalancing needs."""
+        return self.kind in ("binary", "multiclass") or self.is_ordinal
+
+    @property
     def label_columns(self) -> tuple[str, ...]:
         """The label table's columns after ``id``: ``label`` for binary and multi-class, else the names."""
         return (LABEL,) if self.kind in ("binary", "multiclass") else self.names
 
-    def labels(self, table: "pd.DataFrame") -> np.ndarray:
-        """What metrics take as ``y_true``, from a label table (checked)."""
+    def labels(self, table: "pd.DataFrame", source: str = "the label table") -> np.ndarray:
+        """What metrics take as ``y_true``, from a label table (checked; errors name ``source``)."""
+        import pandas as pd
+
         missing = [c for c in self.label_columns if c not in table.columns]
         if missing:
-            raise DataError(f"the label table lacks column(s) {', '.join(missing)} of this {self.kind} task")
+            raise DataError(f"{source} lacks column(s) {', '.join(missing)} of this {self.kind} task")
         if self.kind == "binary":
-            return self._whole(table[LABEL], 2)
+            return self._whole(table[LABEL], 2, source)
         if self.kind == "multiclass":
-            return self._whole(table[LABEL], len(self.names))
-        values = table[list(self.names)].to_numpy(dtype=np.float64)
+            return self._whole(table[LABEL], len(self.names), source)
+        if self.is_ordinal:
+            return self._whole(table[self.names[0]], self.levels, source)
+        values = table[list(self.names)].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
         if not np.isfinite(values).all():
-            raise DataError(f"the label table has empty or non-numeric values in {', '.join(self.names)}")
+            raise DataError(f"{source} has empty or non-numeric values in {', '.join(self.names)}; fill them in")
         if self.kind == "multilabel":
             if not np.isin(values, (0.0, 1.0)).all():
-                raise DataError(f"multi-label columns {', '.join(self.names)} must hold only 0 and 1")
+                raise DataError(f"{source}: multi-label columns {', '.join(self.names)} must hold only 0 and 1")
             return values.astype(np.int64)
-        if self.is_ordinal:
-            return self._whole(table[self.names[0]], self.levels)
         if self.bounded and ((values < 0) | (values > 1)).any():
-            raise DataError(f"bounded targets {', '.join(self.names)} must lie in [0, 1]")
+            raise DataError(f"{source}: bounded targets {', '.join(self.names)} must lie in [0, 1]")
         return values
 
     def targets(self, labels: np.ndarray) -> np.ndarray:
@@ -162,14 +194,23 @@ class Task:
             return np.eye(len(self.names), dtype=np.float32)[labels.astype(np.int64)]
         return labels.astype(np.float32)
 
-    def _whole(self, column: "pd.Series", count: int) -> np.ndarray:
+    def from_targets(self, targets: np.ndarray) -> np.ndarray:
+        """The labels (``y_true``) back from :meth:`targets`."""
+        targets = np.asarray(targets)
+        if self.kind == "multiclass":
+            return targets.argmax(axis=1).astype(np.int64) if targets.ndim == 2 else targets.astype(np.int64)
+        if self.kind in ("binary", "multilabel") or self.is_ordinal:
+            return np.rint(targets).astype(np.int64)
+        return targets.astype(np.float64)
+
+    def _whole(self, column: "pd.Series", count: int, source: str) -> np.ndarray:
         import pandas as pd
 
         values = pd.to_numeric(column, errors="coerce")
         bad = column[values.isna() | ~values.isin(range(count))]
         if len(bad):
             examples = ", ".join(repr(v) for v in pd.Series(pd.unique(bad)[:5]).tolist())
-            raise DataError(f"labels must be whole numbers 0..{count - 1} for this {self.kind} task; "
+            raise DataError(f"{source}: labels must be whole numbers 0..{count - 1} for this {self.kind} task; "
                             f"found {examples} in {len(bad)} row(s)")
         return values.to_numpy().astype(np.int64)
 

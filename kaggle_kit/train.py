@@ -18,14 +18,14 @@ import tempfile
 import time
 from dataclasses import fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
 import numpy as np
 import pandas as pd
 
 from kaggle_kit.config import AugmentConfig, TrainConfig, layered_config
 from kaggle_kit.errors import ConfigError, KitError, TrainingError
-from kaggle_kit.pseudo import pseudo_labels
+from kaggle_kit.pseudo import check_pseudo_label, pseudo_labels
 from kaggle_kit.runfolder import RunFolder
 
 if TYPE_CHECKING:
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from kaggle_kit.training.distributed import Cluster
     from kaggle_kit.training.engine import Engine, UnitResult
     from kaggle_kit.training.splits import Split
+    from kaggle_kit.tasks import Task as TaskSpec
     from kaggle_kit.training.task import Task
 
 
@@ -70,12 +71,14 @@ def train(
         prepared = prepared_data(competition, workspace, config, progress)
     else:
         check_model(config)  # a bad model, option or image size fails before the cache is built
+        check_pseudo_label(competition, config)
         prepared = prepared_data(competition, workspace, config, progress)  # first: no empty run if it fails
         _tidy_runs(workspace, competition.slug)
         run = RunFolder.create(workspace, competition.slug, config)
     with run.training():
         pseudo = pseudo_labels(competition, workspace, config, prepared, progress)
-        train_prepared(run, config, competition.metric, prepared, progress=progress, pseudo=pseudo)
+        train_prepared(run, config, competition.metric, prepared, progress=progress, spec=competition.task,
+                       derived=competition.derived_scores, pseudo=pseudo)
     _write_report(run, workspace)
     return run
 
@@ -121,34 +124,44 @@ def prepared_data(competition: "Competition", workspace: "Workspace", config: Tr
 
 
 def train_prepared(run: RunFolder, config: TrainConfig, metric: str, prepared: "PreparedData", *,
-                   progress: bool = True, engine: "Engine | None" = None, pseudo: "PseudoLabels | None" = None) -> None:
+                   progress: bool = True, engine: "Engine | None" = None, spec: "TaskSpec | None" = None,
+                   derived: Callable[[np.ndarray, np.ndarray], dict[str, float]] | None = None,
+                   pseudo: "PseudoLabels | None" = None) -> None:
     """Fit every unit of ``run`` on ``prepared`` and write its history, predictions, curves and metrics.
 
-    ``pseudo``: pseudo-labelled test images added to every unit's training rows (never to validation).
+    ``spec`` is the competition's task (binary when not given); ``metric`` its metric;
+    ``derived`` the competition's extra figures from validation predictions; ``pseudo``:
+    pseudo-labelled test images added to every unit's training rows (never to validation).
     """
+    from kaggle_kit.tasks import binary_task
     from kaggle_kit.training.engine import fit_unit
     from kaggle_kit.training.splits import holdout_split, kfold_splits
     from kaggle_kit.training.task import make_task
 
-    task = make_task(metric)
+    spec = spec or binary_task()
+    task = make_task(metric, spec)
     engine = engine or engine_for(config)
     index = prepared.train_index
+    labels = spec.labels(index, source="the training index of the prepared cache")
+    strata = spec.strata(labels)
     if config.folds:
-        splits = kfold_splits(index, config.folds, config.seed)
+        splits = kfold_splits(index, config.folds, config.seed, strata)
     else:
-        splits = [holdout_split(index, config.val_fraction, config.seed)]
+        splits = [holdout_split(index, config.val_fraction, config.seed, strata)]
     class_weight = prepared.class_weight if config.balance == "class-weight" else None
     store = prepared.train_store()
     if pseudo is not None:
         from kaggle_kit.data.cache import StackedStore
 
         store = StackedStore(store, prepared.test_store())  # test rows follow the training rows
+    targets = spec.targets(labels)
     results = [
         fit_unit(run.unit(split.fold if config.folds else None), config, task,
-                 _unit_data(store, index, split, class_weight, pseudo), engine, fold=split.fold, progress=progress)
+                 _unit_data(store, index, targets, split, class_weight, pseudo), engine, fold=split.fold,
+                 progress=progress)
         for split in splits
     ]
-    _write_outputs(run, config, task, engine, index, splits, results, pseudo)
+    _write_outputs(run, config, task, spec, engine, index, labels, splits, results, derived, pseudo)
 
 
 def engine_for(config: TrainConfig, cluster: "Cluster | None" = None) -> "Engine":
@@ -165,23 +178,26 @@ def engine_for(config: TrainConfig, cluster: "Cluster | None" = None) -> "Engine
     return FitEngine(select_strategy(config))
 
 
-def _unit_data(store, index: pd.DataFrame, split: "Split", class_weight, pseudo: "PseudoLabels | None" = None):
+def _unit_data(store, index: pd.DataFrame, targets: np.ndarray, split: "Split", class_weight,
+               pseudo: "PseudoLabels | None" = None):
     from kaggle_kit.training.engine import UnitData
 
-    labels = index["label"].to_numpy(dtype=np.float32)
     rows = index["row"].to_numpy(dtype=np.int64)
-    train_rows, train_labels = rows[split.train], labels[split.train]
+    train_rows, train_labels = rows[split.train], targets[split.train]
     if pseudo is not None:
         offset = len(store) - len(store.second)  # pseudo rows index the test store, stacked after the train store
         train_rows = np.concatenate([train_rows, pseudo.rows + offset])
-        train_labels = np.concatenate([train_labels, pseudo.labels])
+        train_labels = np.concatenate([train_labels, pseudo.labels.astype(train_labels.dtype)])
     return UnitData(store=store, train_rows=train_rows, train_labels=train_labels,
-                    val_rows=rows[split.val], val_labels=labels[split.val], class_weight=class_weight)
+                    val_rows=rows[split.val], val_labels=targets[split.val], class_weight=class_weight)
 
 
-def _write_outputs(run: RunFolder, config: TrainConfig, task: "Task", engine: "Engine", index: pd.DataFrame,
-                   splits: list["Split"], results: list["UnitResult"], pseudo: "PseudoLabels | None" = None) -> None:
+def _write_outputs(run: RunFolder, config: TrainConfig, task: "Task", spec: "TaskSpec", engine: "Engine",
+                   index: pd.DataFrame, labels: np.ndarray, splits: list["Split"], results: list["UnitResult"],
+                   derived: Callable[[np.ndarray, np.ndarray], dict[str, float]] | None = None,
+                   pseudo: "PseudoLabels | None" = None) -> None:
     from kaggle_kit.figures import run_curves_png
+    from kaggle_kit.runfolder import prediction_columns
     from kaggle_kit.training.callbacks import history_frame
 
     folded = bool(config.folds)
@@ -189,8 +205,8 @@ def _write_outputs(run: RunFolder, config: TrainConfig, task: "Task", engine: "E
         [
             pd.DataFrame({
                 "id": index["id"].to_numpy()[split.val],
-                "label": index["label"].to_numpy()[split.val].astype(int),
-                "prob": result.val_probs,
+                **_label_columns(spec, labels[split.val]),
+                **dict(zip(prediction_columns(spec), np.asarray(result.val_probs).reshape(len(split.val), -1).T)),
                 **({"fold": split.fold} if folded else {}),
             })
             for split, result in zip(splits, results)
@@ -202,9 +218,12 @@ def _write_outputs(run: RunFolder, config: TrainConfig, task: "Task", engine: "E
         ignore_index=True,
     )
     states = [r.state for r in results]
+    val_labels = np.concatenate([labels[split.val] for split in splits])
+    val_probs = np.concatenate([np.asarray(r.val_probs) for r in results])
     metrics = {
         "metric": task.metric,
-        **task.score(predictions["label"].to_numpy(), predictions["prob"].to_numpy()),
+        **_scores(task, spec, val_labels, val_probs),
+        **(derived(val_labels, val_probs) if derived else {}),
         # With folds: the mean best epoch and the epochs run summed over folds.
         "best_epoch": int(round(np.mean([s.best_epoch for s in states]))),
         "epochs_run": int(sum(s.epochs_done for s in states)),
@@ -222,7 +241,7 @@ def _write_outputs(run: RunFolder, config: TrainConfig, task: "Task", engine: "E
     }
     run.write_history(history)
     run.write_val_predictions(predictions)
-    run.write_learning_curves(run_curves_png(history, ("loss", "auc" if task.metric == "auc" else "accuracy")))
+    run.write_learning_curves(run_curves_png(history, ("loss", _curve_metric(task, history))))
     run.write_metrics(metrics)  # last: its presence marks the run finished
 
 
@@ -232,6 +251,31 @@ def _tidy_runs(workspace: "Workspace", slug: str) -> None:
 
     for run in list_runs(workspace, slug):
         run.tidy()
+
+
+def _label_columns(spec: "TaskSpec", labels: np.ndarray) -> dict[str, np.ndarray]:
+    """The validation rows' true labels as ``val_predictions.csv`` holds them (the label table's columns)."""
+    labels = np.asarray(labels)
+    if labels.ndim == 1:
+        return {spec.label_columns[0]: labels.astype(int) if spec.has_classes else labels}
+    return {name: labels[:, k] for k, name in enumerate(spec.label_columns)}
+
+
+def _scores(task: "Task", spec: "TaskSpec", labels: np.ndarray, probs: np.ndarray) -> dict[str, Any]:
+    """The validation scores ``metrics.json`` records. A binary task scored by AUC or accuracy keeps
+    exactly the keys it always had; any other records its ``task`` and fitted ``thresholds`` too,
+    and ``threshold`` is a binary task's cut (``None`` where no single cut applies)."""
+    scores = task.score(labels, probs)
+    if "thresholds" not in scores:
+        return scores
+    thresholds = scores["thresholds"]
+    return {"task": spec.to_dict(), **scores, "threshold": thresholds[0] if spec.kind == "binary" else None}
+
+
+def _curve_metric(task: "Task", history: pd.DataFrame) -> str:
+    """The metric the learning curves show beside the loss: the monitored one."""
+    name = task.monitor.removeprefix("val_")
+    return name if f"val_{name}" in history.columns or name in history.columns else "loss"
 
 
 def _write_report(run: RunFolder, workspace: "Workspace") -> None:
@@ -271,7 +315,8 @@ def _train_on_cluster(competition: "Competition", workspace: "Workspace", config
         prepared = prepared_data(competition, workspace, config, shown)
         try:
             train_prepared(run, config, competition.metric, prepared, progress=shown,
-                           engine=engine_for(config, cluster),
+                           engine=engine_for(config, cluster), spec=competition.task,
+                           derived=competition.derived_scores,
                            pseudo=pseudo_labels(competition, workspace, config, prepared, shown))
         except tf.errors.UnavailableError:  # TensorFlow's heartbeat check: another worker stopped
             raise TrainingError(

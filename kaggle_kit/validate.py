@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
     from kaggle_kit.competitions import Competition
     from kaggle_kit.paths import Workspace
+    from kaggle_kit.submission_format import SubmissionFormat
 
 HEADER_LINE = 1
 MAX_PROBLEMS = 200  # listed; beyond this they are counted ("and N more")
@@ -65,17 +66,21 @@ class Problems(list):
         return self.total - len(self)
 
 
-def validate_submission(frame_or_path, sample_submission, metric: str, *, limit: int = MAX_PROBLEMS) -> Problems:
+def validate_submission(frame_or_path, sample_submission, value_format: "SubmissionFormat | str", *,
+                        limit: int = MAX_PROBLEMS) -> Problems:
     """The problems of a submission (a DataFrame or a CSV path), in line order; empty if valid.
 
     ``sample_submission`` (a DataFrame or a CSV path) fixes the header, the ids and
-    their order; its first column is the id. ``metric`` fixes the value range:
-    probabilities in [0, 1] for ``auc``, exactly 0 or 1 for ``accuracy``. The file is
+    their order; its first column is the id. ``value_format`` (a
+    :class:`~kaggle_kit.submission_format.SubmissionFormat`, or the metric of a binary
+    task) fixes what each value may be: probabilities in [0, 1] for ``auc``, exactly 0
+    or 1 for ``accuracy``, class names, whole grades, fractions… The file is
     streamed: memory grows with the sample, not with the file, and only the first
     ``limit`` problems (by line) are kept; ``.total`` counts every one.
     """
-    check_value = _value_checker(metric)
     sample_header, sample_rows = _read_all(sample_submission)
+    fmt = _format(value_format, sample_header)
+    checks = {column: fmt.cell_check(column) for column in sample_header[1:]}
     found = _Findings(limit)
     with _rows(frame_or_path) as rows:
         first = next(rows, None)
@@ -93,7 +98,7 @@ def validate_submission(frame_or_path, sample_submission, metric: str, *, limit:
                 continue
             found.add_all(ids.see(line, cells[0]), kind=_ID)
             for column, cell in zip(sample_header[1:], cells[1:]):
-                message = _cell_problem(cell, column, check_value)
+                message = _cell_problem(cell, column, checks[column], fmt.numeric)
                 if message:
                     found.add(Problem(line, message), kind=_VALUE)
     found.add_all(ids.finish(), kind=_MISSING_ID)
@@ -121,8 +126,16 @@ def validate_file(competition: "Competition", workspace: "Workspace", path: str 
 
     check_slug_owner(competition, workspace)
     sample = read_sample_submission(sample_submission_path(workspace, competition.slug))
-    problems = validate_submission(path, sample, competition.metric)
+    problems = validate_submission(path, sample, submission_format(competition, sample))
     return ValidationReport(Path(path), competition.metric, len(sample), problems)
+
+
+def submission_format(competition: "Competition", sample: "pd.DataFrame") -> "SubmissionFormat":
+    """The competition's value format, read off its sample submission's header and values."""
+    from kaggle_kit.submission_format import SubmissionFormat
+
+    first_values = sample.iloc[:, 1].tolist() if sample.shape[1] > 1 else []
+    return SubmissionFormat.of(competition, list(sample.columns), first_values)
 
 
 def read_sample_submission(path: str | os.PathLike) -> "pd.DataFrame":
@@ -292,35 +305,32 @@ def _is_submission(header: list[str], expected: list[str]) -> bool:
     return any(name.strip() in expected for name in header)
 
 
-def _cell_problem(cell: str, column: str, check_value: Callable[[float], str | None]) -> str | None:
+def _cell_problem(cell: str, column: str, check: Callable[[str], str | None], numeric: bool) -> str | None:
     if cell == "":
         return f"empty value in column {column}"
     if cell.strip() != cell:
         return f"value {cell!r} in column {column} has spaces around it; remove them"
-    if _NAN.fullmatch(cell):
-        return f"NaN in column {column}"
-    if _INF.fullmatch(cell):
-        return f"infinite value {cell} in column {column}"
-    # Plain ASCII decimals only: float() also takes 0_5 and non-ASCII digits, which Kaggle's reader refuses.
-    if not _NUMBER.fullmatch(cell):
-        return f"value {cell!r} in column {column} is not a number"
-    value = float(cell)
-    if math.isinf(value):
-        return f"value {cell} in column {column} is too large for a number"
-    problem = check_value(value)
+    if numeric:
+        if _NAN.fullmatch(cell):
+            return f"NaN in column {column}"
+        if _INF.fullmatch(cell):
+            return f"infinite value {cell} in column {column}"
+        # Plain ASCII decimals only: float() also takes 0_5 and non-ASCII digits, which Kaggle's reader refuses.
+        if not _NUMBER.fullmatch(cell):
+            return f"value {cell!r} in column {column} is not a number"
+        if math.isinf(float(cell)):
+            return f"value {cell} in column {column} is too large for a number"
+    problem = check(cell)
     return f"value {cell} in column {column} {problem}" if problem else None
 
 
-def _value_checker(metric: str) -> Callable[[float], str | None]:
-    """What each metric accepts: probabilities for AUC, hard class labels for accuracy."""
+def _format(value_format: "SubmissionFormat | str", header: list[str]) -> "SubmissionFormat":
+    """A metric name means a binary task's format (what every caller passed before task kinds)."""
+    from kaggle_kit.submission_format import SubmissionFormat
+    from kaggle_kit.tasks import binary_task
 
-    def probability(value: float) -> str | None:
-        return None if 0.0 <= value <= 1.0 else "is outside [0, 1] (probabilities for auc)"
-
-    def class_label(value: float) -> str | None:
-        return None if value in (0.0, 1.0) else "is not 0 or 1 (class labels for accuracy)"
-
-    checkers = {"auc": probability, "accuracy": class_label}
-    if metric not in checkers:
-        raise UnknownNameError("metric", metric, sorted(checkers))
-    return checkers[metric]
+    if not isinstance(value_format, str):
+        return value_format
+    if value_format not in ("auc", "accuracy"):
+        raise UnknownNameError("metric", value_format, ["accuracy", "auc"])
+    return SubmissionFormat.for_task(binary_task(), value_format, header)

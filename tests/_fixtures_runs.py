@@ -84,7 +84,8 @@ def fake_metrics(val: pd.DataFrame, *, model: str, image_size: int, folds: int, 
         "threshold": threshold, "best_epoch": 3, "epochs_run": 4 * max(folds, 1), "stopped_early": False,
         "train_seconds": 1.5, "model": model, "image_size": image_size, "replicas": 1,
         "batch_size_per_replica": 64, "global_batch_size": 64, "n_train": 4 * len(val), "n_val": len(val),
-        "folds": folds, "fold_scores": [0.81] * folds, "finished_at": "2026-01-01T00:00:00Z", **changes,
+        "folds": folds, "fold_scores": [0.81] * folds, "n_pseudo": 0, "finished_at": "2026-01-01T00:00:00Z",
+        **changes,
     }
 
 

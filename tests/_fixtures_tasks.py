@@ -60,3 +60,30 @@ def galaxy_challenge_raw(task_raw_root):
     solution = task_raw_root / "galaxy-challenge-solution.csv"
     return write_galaxy_challenge(task_raw_root / "galaxy-challenge", TASK_TRAIN, TASK_TEST, seed=7, image_size=32,
                                   solution_path=solution), solution
+
+
+TASK_MODEL = "test-tiny-head"
+
+
+def _tiny_head(input_shape, *, width: int = 8):
+    """Test model: Rescaling → Conv → global pooling → the zoo's logit head (so it can be widened)."""
+    import keras
+    from keras import layers
+
+    from kaggle_kit.models._layers import logit_head
+
+    inputs = keras.Input(input_shape)
+    x = layers.Rescaling(1 / 255)(inputs)
+    x = layers.Conv2D(width, 3, strides=2, padding="same", activation="relu")(x)
+    x = layers.GlobalAveragePooling2D()(x)
+    return keras.Model(inputs, logit_head(x))
+
+
+@pytest.fixture(scope="session")
+def task_model():
+    """A tiny registered model with the zoo's logit head, for K-output tasks; returns its name."""
+    from kaggle_kit.models import list_models, register_model
+
+    if TASK_MODEL not in list_models():
+        register_model(_tiny_head, name=TASK_MODEL, reference_shape=(16, 16, 3))
+    return TASK_MODEL

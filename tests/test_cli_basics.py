@@ -49,11 +49,15 @@ def test_competitions_table(workspace_env):
     result = CliRunner().invoke(cli, ["competitions"])
     assert result.exit_code == 0
     lines = result.output.splitlines()
-    assert lines[0].split() == ["slug", "source", "metric", "downloaded", "prepared"]
-    assert lines[1].split() == ["galaxy-zoo-2", "dataset:jaimetrickz/galaxy-zoo-2-images", "accuracy", "no", "no"]
-    assert lines[2].split() == [
-        "histopathologic-cancer-detection", "competition:histopathologic-cancer-detection", "auc", "no", "no",
+    assert lines[0].split() == ["slug", "source", "task", "metric", "downloaded", "prepared"]
+    rows = {line.split()[0]: line.split() for line in lines[1:]}
+    assert len(rows) == 7
+    assert rows["galaxy-zoo-2"] == ["galaxy-zoo-2", "dataset:jaimetrickz/galaxy-zoo-2-images", "binary", "accuracy",
+                                    "no", "no"]
+    assert rows["histopathologic-cancer-detection"] == [
+        "histopathologic-cancer-detection", "competition:histopathologic-cancer-detection", "binary", "auc", "no", "no",
     ]
+    assert rows["dog-breed-identification"][2:4] == ["multiclass", "log_loss"]
 
 
 def test_library_errors_become_one_line_click_errors():
@@ -82,17 +86,16 @@ def test_competitions_speak_json_and_csv(workspace_env):
 
     result = CliRunner().invoke(cli, ["competitions", "--format", "json"])
     assert result.exit_code == 0, result.output
-    assert json.loads(result.output) == [
-        {"slug": "galaxy-zoo-2", "source": "dataset:jaimetrickz/galaxy-zoo-2-images", "metric": "accuracy",
-         "downloaded": False, "prepared": False},
-        {"slug": "histopathologic-cancer-detection", "source": "competition:histopathologic-cancer-detection",
-         "metric": "auc", "downloaded": False, "prepared": False},
-    ]
-    assert CliRunner().invoke(cli, ["competitions", "--format", "csv"]).output == (
-        "slug,source,metric,downloaded,prepared\n"
-        "galaxy-zoo-2,dataset:jaimetrickz/galaxy-zoo-2-images,accuracy,False,False\n"
-        "histopathologic-cancer-detection,competition:histopathologic-cancer-detection,auc,False,False\n"
-    )
+    rows = {row["slug"]: row for row in json.loads(result.output)}
+    assert len(rows) == 7
+    assert rows["galaxy-zoo-2"] == {"slug": "galaxy-zoo-2", "source": "dataset:jaimetrickz/galaxy-zoo-2-images",
+                                    "task": "binary", "metric": "accuracy", "downloaded": False, "prepared": False}
+    assert rows["galaxy-zoo-the-galaxy-challenge"] == {
+        "slug": "galaxy-zoo-the-galaxy-challenge", "source": "competition:galaxy-zoo-the-galaxy-challenge",
+        "task": "regression", "metric": "rmse", "downloaded": False, "prepared": False}
+    lines = CliRunner().invoke(cli, ["competitions", "--format", "csv"]).output.splitlines()
+    assert lines[0] == "slug,source,task,metric,downloaded,prepared"
+    assert "histopathologic-cancer-detection,competition:histopathologic-cancer-detection,binary,auc,False,False" in lines
 
 
 @pytest.mark.parametrize("command", ["runs", "submissions", "leaderboard", "models", "competitions"])

@@ -8,21 +8,36 @@ from kaggle_kit.config import layered_config
 from kaggle_kit.errors import ConfigError, DataError, UnknownNameError
 
 
-def test_both_competitions_are_registered():
-    assert list_competitions() == ["galaxy-zoo-2", "histopathologic-cancer-detection"]
+BUILT_INS = {  # slug: (task, metric)
+    "aerial-cactus-identification": ("binary", "auc"),
+    "aptos2019-blindness-detection": ("ordinal regression (5 grades)", "qwk"),
+    "dog-breed-identification": ("multiclass (120 classes)", "log_loss"),
+    "galaxy-zoo-2": ("binary", "accuracy"),
+    "galaxy-zoo-the-galaxy-challenge": ("regression (37 targets in [0, 1])", "rmse"),
+    "histopathologic-cancer-detection": ("binary", "auc"),
+    "plant-pathology-2020-fgvc7": ("multilabel (4 labels)", "mean_column_auc"),
+}
+
+
+def test_the_built_in_competitions_are_registered_with_their_task_and_metric():
+    assert list_competitions() == sorted(BUILT_INS)
+    for slug, (task, metric) in BUILT_INS.items():
+        competition = get_competition(slug)
+        assert (competition.task.describe(), competition.metric) == (task, metric)
 
 
 def test_unknown_slug_lists_the_valid_ones():
     with pytest.raises(UnknownNameError) as err:
         get_competition("titanic")
     assert str(err.value) == (
-        "unknown competition 'titanic'; choose one of: galaxy-zoo-2, histopathologic-cancer-detection, "
-        "<path to a custom competition .yaml/.toml>"
+        "unknown competition 'titanic'; choose one of: aerial-cactus-identification, aptos2019-blindness-detection, "
+        "dog-breed-identification, galaxy-zoo-2, galaxy-zoo-the-galaxy-challenge, histopathologic-cancer-detection, "
+        "plant-pathology-2020-fgvc7, <path to a custom competition .yaml/.toml>"
     )
 
 
-@pytest.mark.parametrize("slug", list_competitions())
-@pytest.mark.parametrize("recipe", ["default", "notebook"])
+@pytest.mark.parametrize("slug, recipe", [(slug, recipe) for slug in list_competitions()
+                                          for recipe in sorted(get_competition(slug).recipes)])
 def test_every_recipe_makes_a_valid_config(slug, recipe):
     competition = get_competition(slug)
     config = layered_config(slug, competition.recipe(recipe), recipe)
@@ -91,7 +106,7 @@ def test_custom_competition_from_toml(tmp_path):
         ("slug: x\nimages: imgs\n", "lacks required key(s) labels"),
         ("slug: x\nimages: imgs\nlabels: labels.csv\ncolour: red\n", "unknown key(s) colour"),
         ("slug: Bad Slug\nimages: imgs\nlabels: labels.csv\n", "slug 'Bad Slug' must be lowercase"),
-        ("slug: x\nimages: imgs\nlabels: labels.csv\nmetric: f1\n", "metric must be one of auc, accuracy"),
+        ("slug: x\nimages: imgs\nlabels: labels.csv\nmetric: f1\n", "comp.yaml: unknown metric 'f1'; choose one of: accuracy, auc, balanced_accuracy, log_loss"),
         ("slug: x\nimages: nowhere\nlabels: labels.csv\n", "images folder"),
         ("slug: [unclosed\n", "is not valid YAML"),
         ("- a list\n", "must hold a mapping"),

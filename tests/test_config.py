@@ -39,7 +39,12 @@ def test_yaml_round_trip(tmp_path):
 @pytest.mark.parametrize(
     "change, message",
     [
-        ({"epochs": 0}, "epochs must be at least 1"),
+        ({"epochs": 0}, "epochs must be from 1 to 100000"),
+        ({"seed": 10**30}, "seed must be a whole number from 0 to 2147483647"),
+        ({"seed": -1}, "seed must be a whole number from 0 to 2147483647"),
+        ({"weight_decay": float("inf")}, "weight_decay must be from 0 to below 1"),
+        ({"batch_size": 10**9}, "batch_size must be from 1 to 65536"),
+        ({"augment": {"brightness_range": (0.5, float("inf"))}}, "both above 0 and at most 10"),
         ({"balance": "smote"}, "balance must be one of none, undersample, oversample, class-weight (got 'smote')"),
         ({"crop": 2.0}, "crop must be a fraction"),
         ({"augment": {"fill_mode": "mirror"}}, "augment.fill_mode must be one of"),
@@ -53,6 +58,23 @@ def test_invalid_values_are_refused_with_their_source(change, message):
         layered_config("c", {}, overrides=change)
     assert message in str(err.value)
     assert str(err.value).startswith("command-line options: ")
+
+
+def test_fewer_epochs_carry_an_earlier_layers_warmup_down():
+    """``kit train SLUG --epochs 1`` on a recipe with a 1-epoch warm-up trains without warm-up."""
+    recipe = {"epochs": 14, "warmup_epochs": 3}
+    assert layered_config("c", recipe, overrides={"epochs": 1}).warmup_epochs == 0
+    assert layered_config("c", recipe, overrides={"epochs": "2"}).warmup_epochs == 1
+    assert layered_config("c", recipe, overrides={"epochs": 5}).warmup_epochs == 3
+    with pytest.raises(ConfigError, match="warmup_epochs must be from 0 to epochs - 1"):
+        layered_config("c", recipe, overrides={"epochs": 2, "warmup_epochs": 2})  # both given: the user's word
+
+
+def test_a_huge_seed_in_a_config_file_is_one_error(tmp_path):
+    path = tmp_path / "seed.yaml"
+    path.write_text("seed: 1e30\n")
+    with pytest.raises(ConfigError, match=f"^{path}: seed must be a whole number from 0 to 2147483647$"):
+        layered_config("c", {}, config_file=path)
 
 
 def test_bad_config_file_names_the_file(tmp_path):

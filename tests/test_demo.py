@@ -13,6 +13,8 @@ from kaggle_kit.demo import run as demo_run
 
 CANCER = "histopathologic-cancer-detection"
 GALAXY = "galaxy-zoo-2"
+DOGS = "dog-breed-identification"
+APTOS = "aptos2019-blindness-detection"
 STEPS = ("download:", "prepare:", "train:", "predict:", "submit:")
 
 
@@ -83,7 +85,7 @@ def test_the_stand_in_scorer_gives_public_and_private_auc(tmp_path):
     ids = [f"{i:040x}" for i in range(40)]
     labels = [i % 2 for i in range(40)]
     pd.DataFrame({"id": ids, "label": labels}).to_csv(solution, index=False)
-    score = demo_run.auc_scorer(solution)
+    score = demo_run.metric_scorer(CANCER, solution)
     perfect = pd.DataFrame({"id": ids[::-1], "label": [0.9 if y else 0.1 for y in labels[::-1]]}).to_csv(index=False)
     inverted = pd.DataFrame({"id": ids, "label": [0.1 if y else 0.9 for y in labels]}).to_csv(index=False)
     assert score(CANCER, perfect.encode()) == ("1.00000", "1.00000")
@@ -94,4 +96,22 @@ def test_the_stand_in_scorer_says_nan_for_a_half_with_one_class(tmp_path):
     solution = tmp_path / "solution.csv"
     pd.DataFrame({"id": ["a", "b"], "label": [1, 1]}).to_csv(solution, index=False)
     submitted = pd.DataFrame({"id": ["a", "b"], "label": [0.2, 0.7]}).to_csv(index=False)
-    assert demo_run.auc_scorer(solution)(CANCER, submitted.encode()) == ("nan", "nan")
+    assert demo_run.metric_scorer(CANCER, solution)(CANCER, submitted.encode()) == ("nan", "nan")
+
+
+def test_the_stand_in_scorer_uses_each_competitions_metric_and_format(dogs_raw, aptos_raw):
+    import math
+
+    dogs_solution = dogs_raw[1]
+    truth = pd.read_csv(dogs_solution, dtype={"id": str})
+    uniform = pd.DataFrame({"id": truth["id"], **{breed: 1 / 120 for breed in truth.columns[1:]}})
+    public, private = demo_run.metric_scorer(DOGS, dogs_solution)(DOGS, uniform.to_csv(index=False).encode())
+    assert float(public) == pytest.approx(math.log(120), abs=1e-4) == float(private)  # log loss of a uniform guess
+    grades = pd.read_csv(aptos_raw[1], dtype={"id_code": str})
+    exact = demo_run.metric_scorer(APTOS, aptos_raw[1])(APTOS, grades.to_csv(index=False).encode())
+    assert exact == ("1.00000", "1.00000")  # kappa of the true grades
+
+
+def test_the_demo_knows_every_task_kind_competition_at_both_sizes():
+    for size in demo_run.SIZES.values():
+        assert set(size.generated) == set(demo_run.TASK_COMPETITIONS) <= set(size.training)

@@ -5,6 +5,7 @@ import json
 from click.testing import CliRunner
 
 from kaggle_kit.cli import cli
+from kaggle_kit.competitions import list_competitions
 from kaggle_kit.doctor import run_checks
 from kaggle_kit.paths import Workspace
 
@@ -66,8 +67,8 @@ def test_kit_doctor_prints_every_section(workspace_env, monkeypatch):
     assert result.exit_code == 0, result.output
     names = [line[7:].split()[0] for line in result.output.splitlines() if line.startswith("[")]
     assert names == [
-        "environment", "data", "runs", "submissions", "galaxy-zoo-2", "histopathologic-cancer-detection",
-        "kaggle", "tensorflow", "devices", "mixed", "disk",
+        "environment", "data", "runs", "submissions", *list_competitions(), "kaggle", "tensorflow", "devices", "mixed",
+        "disk",
     ]
     assert "key from KAGGLE_USERNAME/KAGGLE_KEY" in result.output
     assert "s3cr3t" not in result.output

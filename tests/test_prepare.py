@@ -294,7 +294,7 @@ def test_balancing_a_single_class_table_fails_clearly(cancer_tiny):
     labels.write_text(labels.read_text().replace(",1\n", ",0\n"))
     with pytest.raises(DataError) as err:
         run_prepare(cancer_tiny, balance="undersample")
-    assert str(err.value) == "--balance undersample needs both labels in the training rows, found only [0]; use --balance none"
+    assert str(err.value) == "--balance undersample needs at least two classes in the training rows, found only [0]; use --balance none"
 
 
 def test_options_are_validated():

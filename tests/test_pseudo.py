@@ -103,3 +103,16 @@ def test_predictions_missing_some_test_images_are_refused(cancer_prepared):
     assert str(error.value) == (
         f"{predictions_path(cancer_prepared, CANCER, ['teacher'])} lacks predictions for 2 test images of this cache; "
         f"predict them again with `kit predict {CANCER} --run teacher`")
+
+
+def test_pseudo_labels_are_refused_for_a_task_that_is_not_binary_before_anything_is_made(workspace_env, tiny_models):
+    from kaggle_kit.errors import ConfigError
+    from kaggle_kit.train import train
+
+    dogs = get_competition("dog-breed-identification")
+    config = TrainConfig.from_dict(dict(competition=dogs.slug, model=tiny_models[0], image_size=16,
+                                        pseudo_label="20260101-000000-x"))
+    with pytest.raises(ConfigError, match=r"--pseudo-label works for binary competitions; "
+                                          r"dog-breed-identification is multiclass \(120 classes\)"):
+        train(dogs, workspace_env, config)
+    assert not workspace_env.runs_root(dogs.slug).exists()

@@ -92,8 +92,8 @@ def test_kit_runs_skips_a_run_with_a_truncated_metrics_or_a_bad_config_and_lists
         f"`kit train {CANCER} --resume 20260101-010000-a` after deleting it\n"
         f"Warning: skipped run 20260101-020000-b: config file {root / '20260101-020000-b' / 'config.yaml'} line 2 "
         "is not valid YAML (expected ',' or ']', but got '<stream end>'); fix the syntax there\n"
-        f"Warning: skipped run 20260101-030000-c: {root / '20260101-030000-c' / 'config.yaml'}: epochs must be at "
-        "least 1\n"
+        f"Warning: skipped run 20260101-030000-c: {root / '20260101-030000-c' / 'config.yaml'}: epochs must be from "
+        "1 to 100000\n"
     )
 
 

@@ -187,16 +187,36 @@ def test_kaggle_json_given_as_a_labels_file_is_never_echoed(galaxy_raw, workspac
     path.write_text(json.dumps({"username": "someone", "key": key}))
     result = kit("prepare", GALAXY, "--labels", str(path), "--image-size", "16")
     assert result.stderr == (
-        f"Error: {path} lacks column(s) dr7objid, gz2_class (its first line is not a CSV header (2 field(s) that are "
-        "not column names)); fix the header or pass the right file\n")
+        f"Error: {path} lacks column(s) dr7objid, gz2_class (its first line is not shown: 2 field(s) that do not "
+        "look like column names); fix the header or pass the right file\n")
     assert_never_shown(key, result.output)
+
+
+@pytest.mark.parametrize("first_line", [
+    "0badc0de" * 4,  # a legacy key saved alone
+    "KGAT_0123456789abcdef0123456789abcdef",  # an access token file
+    "xQzvKpLmNwRtYbHcJdGfSa",  # random letters
+    "ghp_aBcD1234eFgH5678iJkL9012mNoP3456",  # any other service's token
+])
+def test_a_token_file_given_as_a_labels_file_is_never_echoed(first_line, galaxy_raw, workspace_env, tmp_path):
+    """Only what looks like column names is quoted: a secret this machine does not know (so cannot
+    scrub) is kept out of the message by its shape."""
+    import shutil
+
+    shutil.copytree(galaxy_raw, workspace_env.raw_dir(GALAXY))
+    path = tmp_path / "token.txt"
+    path.write_text(first_line + "\n")
+    result = kit("prepare", GALAXY, "--labels", str(path), "--image-size", "16")
+    assert result.exit_code == 1
+    assert "its first line is not shown: 1 field(s) that do not look like column names" in result.stderr
+    assert_never_shown(first_line, result.output)
 
 
 def test_any_error_on_its_way_out_is_scrubbed_of_known_secrets(galaxy_raw, workspace_env, kaggle_home, monkeypatch):
     import shutil
 
     shutil.copytree(galaxy_raw, workspace_env.raw_dir(GALAXY))
-    key = "badc0de0" * 4
+    key = "plain_words_that_are_the_key"  # shaped like a column name, so only the scrubber can hide it
     monkeypatch.setenv("KAGGLE_KEY", key)
     labels = kaggle_home / "labels.csv"
     labels.write_text(f"me,{key}\n1,2\n")  # a header made of plain names, one of them the key

@@ -296,12 +296,13 @@ def test_a_read_only_submissions_folder_is_one_line(cancer_run, read_only_disk):
     assert result.output == f"Error: cannot write {target}: the file system is read-only; write elsewhere\n"
 
 
-@pytest.mark.parametrize("case", ["parent is a file", "output is not UTF-8"])
+@pytest.mark.parametrize("case", ["parent is a file", "output is not UTF-8", "name too long"])
 def test_bad_output_paths_are_one_line(cancer_run, tmp_path, case):
     write_predictions(cancer_run, CANCER, "run-1", [0.5] * 8)
     blocker = tmp_path / "notes.txt"
     blocker.write_text("a file")
-    target = {"parent is a file": blocker / "sub.csv", "output is not UTF-8": tmp_path / "latin.csv"}[case]
+    target = {"parent is a file": blocker / "sub.csv", "output is not UTF-8": tmp_path / "latin.csv",
+              "name too long": tmp_path / ("s" * 300 + ".csv")}[case]
     if case == "output is not UTF-8":
         target.write_bytes("caf\xe9\n".encode("latin-1"))
     result = invoke(CANCER, "--run", "run-1", "--output", str(target))
@@ -311,6 +312,7 @@ def test_bad_output_paths_are_one_line(cancer_run, tmp_path, case):
                             "move that file, or write elsewhere\n",
         "output is not UTF-8": f"Error: {target} already exists; pass --overwrite to replace it, "
                                "or --output to write elsewhere\n",
+        "name too long": f"Error: cannot write {target}: the name is too long for the file system; use a shorter name\n",
     }[case]
     assert blocker.read_text() == "a file"
 

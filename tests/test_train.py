@@ -351,6 +351,17 @@ def test_ema_validates_and_keeps_the_moving_average_of_the_weights(workspace_env
         np.testing.assert_allclose(saved.numpy(), average, rtol=1e-5, atol=1e-6)
 
 
+def test_ema_validation_scored_from_predictions_scores_the_average(workspace_env, tiny_models):
+    from kaggle_kit.metrics import score
+
+    config = toy_config(tiny_models[0], epochs=1, optimizer="sgd", lr=0.05, ema_momentum=0.8)
+    run = start_run(workspace_env, config)
+    train_prepared(run, config, "log_loss", toy_data(), progress=False)  # log loss: validated by prediction
+    logged = float(pd.read_csv(run.path / "history.csv")["val_log_loss"].iloc[0])
+    best = run.val_predictions()  # predicted by the saved best model: the average
+    assert logged == pytest.approx(score("log_loss", best["label"].to_numpy(), best["prob"].to_numpy()), rel=1e-4)
+
+
 @pytest.mark.parametrize("text, seconds", [("30m", 1800), ("1h30m", 5400), ("90s", 90), ("1800", 1800), ("0.5h", 1800)])
 def test_time_limits_are_read_with_their_units(text, seconds):
     from kaggle_kit.config import parse_duration

@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from kaggle_kit.competitions import cancer, galaxy  # noqa: F401  (importing them registers the built-ins)
+from kaggle_kit.competitions import (  # noqa: F401  (importing them registers the built-ins)
+    aptos,
+    cactus,
+    cancer,
+    dogs,
+    galaxy,
+    galaxy_challenge,
+    plant,
+)
 from kaggle_kit.competitions._registry import Competition, registered
 from kaggle_kit.errors import UnknownNameError
 

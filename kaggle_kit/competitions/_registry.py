@@ -12,23 +12,24 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from kaggle_kit.errors import UnknownNameError
+from kaggle_kit.tasks import Task, binary_task
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from kaggle_kit.paths import Workspace
 
-METRICS = ("auc", "accuracy")
-
 
 @dataclass
 class LabelTables:
     """What a competition's label builder returns.
 
-    ``train``: id, label (0/1), path; ``test``: id, path, in sample-submission
-    order; ``sample_submission``: the exact table whose format a submission
-    copies; ``test_labels``: id, label for locally scored competitions (private:
-    only scoring reads it); ``notes``: counts worth reporting.
+    ``train``: id, the task's label columns (``label`` for binary and
+    multi-class, one column per label or target otherwise: ``Task.label_columns``),
+    path; ``test``: id, path, in sample-submission order; ``sample_submission``:
+    the exact table whose format a submission copies; ``test_labels``: id and the
+    label columns, for locally scored competitions (private: only scoring reads
+    it); ``notes``: counts worth reporting.
     """
 
     train: "pd.DataFrame"
@@ -48,7 +49,16 @@ class LabelOptions:
 
 @dataclass(frozen=True)
 class Competition:
-    """A binary image-classification competition kaggle-kit can run end to end."""
+    """An image competition kaggle-kit can run end to end.
+
+    ``task`` says what is predicted (binary by default, with ``class_names``);
+    ``metric`` is a registered metric (``kaggle_kit.metrics``) that applies to it.
+    ``kernels_only``: Kaggle takes submissions only from a notebook (a code
+    competition), not through the API. ``nested_archives``: the download holds
+    zips of its own (``train.zip``…), extracted in place. ``derived_scores``: what
+    a run's ``metrics.json`` adds from its validation predictions (the Galaxy
+    Challenge's spiral vs elliptical).
+    """
 
     slug: str
     title: str
@@ -58,8 +68,12 @@ class Competition:
     metric: str
     build_labels: Callable[[Path, LabelOptions], LabelTables]
     check_layout: Callable[[Path], dict[str, Any]]
-    class_names: tuple[str, str] = ("negative", "positive")
+    task: Task = field(default_factory=binary_task)
     locally_scored: bool = False
+    kernels_only: bool = False
+    nested_archives: bool = False
+    # Figures derived from validation predictions beyond the metric (labels, predictions → {name: value}).
+    derived_scores: Callable[[Any, Any], dict[str, float]] | None = field(default=None, compare=False)
     recipes: Mapping[str, Mapping[str, Any]] = field(default_factory=dict, hash=False)
     local_root: Path | None = None  # raw folder of a custom competition
     description: str = ""
@@ -78,6 +92,14 @@ class Competition:
         import shlex
 
         return shlex.quote(str(self.spec_path)) if self.spec_path is not None else self.slug
+
+    def __post_init__(self) -> None:
+        self.task.check_metric(self.metric)
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        """The task's names: a binary task's two class names (negative, positive), a multi-class task's classes."""
+        return self.task.names
 
     @property
     def mount_names(self) -> tuple[str, ...]:

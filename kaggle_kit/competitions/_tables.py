@@ -62,9 +62,19 @@ def describe_header(columns: Iterable[object]) -> str:
     """What a header holds, for an error: its column names when they look like names, else only
     that they do not; a file given by mistake (kaggle.json) must not be echoed into the message."""
     names = [str(c) for c in columns]
-    if names and all(COLUMN_NAME.fullmatch(name) for name in names[:12]):
+    if names and all(_looks_like_column_name(name) for name in names[:12]):
         return "has: " + ", ".join(names[:12]) + (f", … ({len(names)} columns)" if len(names) > 12 else "")
-    return f"its first line is not a CSV header ({len(names)} field(s) that are not column names)"
+    return f"its first line is not shown: {len(names)} field(s) that do not look like column names"
+
+
+def _looks_like_column_name(name: str) -> bool:
+    """Words joined by ``_``, ``-``, spaces or dots, each short or plain lowercase/uppercase letters:
+    ``t01_smooth_or_features_a01_smooth_debiased`` is a name; a bare key or token on the first line
+    of a file given by mistake (``8f3a…`` hex, ``KGAT_…``, random letters) is not, and is never echoed."""
+    if not COLUMN_NAME.fullmatch(name):
+        return False
+    return all(len(word) < 16 or word.islower() and word.isalpha() or word.isupper() and word.isalpha()
+               for word in re.split(r"[_\-. ]+", name))
 
 
 def check_unique_ids(frame: pd.DataFrame, column: str, path: Path) -> None:
@@ -149,3 +159,17 @@ def find_image_dir(root: Path, ext: str) -> Path | None:
     if not counts:
         return None
     return max(counts, key=lambda d: (counts[d], -len(d.parts)))
+
+
+def require_extracted(raw: Path, names: Iterable[str], hint: str = "re-run with --force") -> None:
+    """Every one of ``names`` under ``raw``; a missing folder whose ``.zip`` is there is named as unextracted."""
+    missing = [name for name in names if not (raw / name).exists()]
+    if not missing:
+        return
+    zipped = [name for name in missing if (raw / f"{Path(name).stem}.zip").is_file()]
+    if zipped:
+        raise DataError(
+            f"{raw} holds {', '.join(f'{Path(name).stem}.zip' for name in zipped)} but not the extracted "
+            f"{', '.join(zipped)}; `kit download` extracts them: run it, or point --raw-dir at an extracted copy"
+        )
+    raise DataError(f"{raw} lacks {', '.join(missing)}; the archive is incomplete: {hint}")

@@ -8,6 +8,7 @@ from typing import Any
 from kaggle_kit.competitions._registry import Competition, LabelOptions, LabelTables, register_competition
 from kaggle_kit.competitions._tables import attach_paths, binary_labels, check_unique_ids, read_table
 from kaggle_kit.errors import DataError
+from kaggle_kit.tasks import binary_task
 
 SLUG = "histopathologic-cancer-detection"
 REQUIRED = ("train", "test", "train_labels.csv", "sample_submission.csv")
@@ -83,7 +84,7 @@ def histopathologic_cancer_detection() -> Competition:
         metric="auc",
         build_labels=build_labels,
         check_layout=check_layout,
-        class_names=("no tumour", "tumour"),
+        task=binary_task(("no tumour", "tumour")),
         recipes={"default": DEFAULT_RECIPE, "notebook": NOTEBOOK_RECIPE},
         description="PCam-derived 96×96 lymph-node patches; 1 = tumour tissue in the centre 32×32; ROC AUC.",
     )

@@ -28,6 +28,7 @@ from kaggle_kit.competitions.custom import GENERIC_RECIPE
 from kaggle_kit.competitions._tables import attach_paths, check_unique_ids, find_image_dir, find_one, hash_split, read_table
 from kaggle_kit.errors import DataError
 from kaggle_kit.secrets import redact_url
+from kaggle_kit.tasks import binary_task
 
 SLUG = "galaxy-zoo-2"
 DATASET = "jaimetrickz/galaxy-zoo-2-images"
@@ -295,7 +296,7 @@ def galaxy_zoo_2() -> Competition:
         metric="accuracy",
         build_labels=build_labels,
         check_layout=check_layout,
-        class_names=("elliptical", "spiral"),
+        task=binary_task(("elliptical", "spiral")),
         locally_scored=True,
         recipes={"default": DEFAULT_RECIPE, "notebook": NOTEBOOK_RECIPE},
         add_labels=add_labels,

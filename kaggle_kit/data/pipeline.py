@@ -45,7 +45,7 @@ def make_dataset(
 
     ``rows`` are the store rows to read, in the order batches keep when
     ``training=False``; ``training=True`` reshuffles them every epoch. Images are
-    float32 ``(k, S, S, 3)`` in 0–255, labels float32 ``(k,)``. ``augment`` (an
+    float32 ``(k, S, S, 3)`` in 0–255, labels float32 ``(k,)`` or ``(k, K)`` as given. ``augment`` (an
     ``AugmentConfig``) adds the augmentation stage; ``seed`` fixes the shuffle
     order and every augmentation draw.
     """
@@ -109,7 +109,8 @@ def _check_rows(store: ImageSource, rows) -> np.ndarray:
 
 
 def _check_labels(labels, count: int) -> np.ndarray:
+    """``(count,)`` targets (binary, ordinal) or ``(count, K)`` (one-hot classes, label columns, targets)."""
     labels = np.asarray(labels, dtype=np.float32)
-    if labels.shape != (count,):
+    if labels.ndim not in (1, 2) or labels.shape[0] != count:
         raise DataError(f"make_dataset got {labels.shape[0] if labels.ndim else 0} labels for {count} rows")
     return labels

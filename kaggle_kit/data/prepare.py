@@ -48,6 +48,7 @@ from kaggle_kit.data.decode import RESAMPLE_NAME, frame_size
 from kaggle_kit.errors import CacheError, ConfigError, DataError, KitWarning, shown
 from kaggle_kit.fsutil import locked, write_csv_atomic, write_json_atomic
 from kaggle_kit.paths import Workspace
+from kaggle_kit.tasks import Task, binary_task
 
 
 LOCK_FILE = ".prepare.lock"
@@ -157,8 +158,10 @@ def prepare(
             raise DataError(f"the labels of {competition.slug} give {len(tables.train)} training and "
                             f"{len(tables.test)} test rows; both are needed: check the label tables under {raw}")
         warn_if_upscaling(competition, tables, options)
-        write_label_tables(workspace.labels_dir(competition.slug), tables)
-        source = source_fingerprint(raw, tables, options)
+        check_balance_applies(competition, options)
+        competition.task.labels(tables.train, source=f"the training labels of {competition.slug}")
+        write_label_tables(workspace.labels_dir(competition.slug), tables, competition.task.label_columns)
+        source = source_fingerprint(raw, tables, options, competition.task.label_columns)
         key = cache_key(options, source)
         final = cache_root / key
         if not force and (final / MANIFEST).is_file():
@@ -270,9 +273,17 @@ def remove_superseded(cache_root: Path, options: PrepareOptions, keep: Path) -> 
 def summary_lines(data: PreparedData) -> list[str]:
     """What ``kit prepare`` reports: counts, skipped files, the rebalancing done, the cache folder."""
     counts = data.manifest["counts"]
+    if "positive" in counts:
+        classes = f"{counts['positive']:,} positive, {counts['negative']:,} negative"
+    else:
+        per_class = counts.get("classes", {})
+        present = {name: count for name, count in per_class.items() if count}
+        shown = ", ".join(f"{name} {count:,}" for name, count in list(present.items())[:8])
+        more = ", …" if len(present) > 8 else ""
+        of_all = f" ({len(present)} of {len(per_class)} classes present)" if len(present) < len(per_class) else ""
+        classes = f"per class: {shown}{more}{of_all}" if per_class else "continuous targets"
     lines = [
-        f"train: {counts['train_images']:,} images, {counts['positive']:,} positive, "
-        f"{counts['negative']:,} negative ({counts['train_rows']:,} index rows)",
+        f"train: {counts['train_images']:,} images, {classes} ({counts['train_rows']:,} index rows)",
         f"test: {counts['test_images']:,} images ({counts['test_unreadable']:,} unreadable, kept as blank rows)",
         f"skipped: {counts['skipped']:,}" + (f" (listed in {data.root / 'skipped.csv'})" if counts["skipped"] else ""),
     ]
@@ -311,22 +322,35 @@ def check_filter_applied(competition: Competition, options: PrepareOptions, tabl
         )
 
 
-def write_label_tables(labels_dir: Path, tables: LabelTables) -> None:
+def check_balance_applies(competition: Competition, options: PrepareOptions) -> None:
+    """Rebalancing works on classes (or ordinal grades); a multi-label or continuous task has none."""
+    task = competition.task
+    if options.balance != "none" and not task.has_classes:
+        raise ConfigError(
+            f"--balance {options.balance} rebalances classes, which a {task.describe()} task such as "
+            f"{competition.slug} does not have; use --balance none"
+        )
+    if options.balance == "class-weight" and task.kind == "regression" and not task.is_ordinal:
+        raise ConfigError(f"--balance class-weight needs classes; {competition.slug} has none: use --balance none")
+
+
+def write_label_tables(labels_dir: Path, tables: LabelTables, label_columns: tuple[str, ...] = ("label",)) -> None:
     """train.csv, test.csv, sample_submission.csv, test_labels.csv (local scoring only), notes.json."""
-    write_csv_atomic(labels_dir / "train.csv", tables.train[["id", "label", "path"]])
+    write_csv_atomic(labels_dir / "train.csv", tables.train[["id", *label_columns, "path"]])
     write_csv_atomic(labels_dir / "test.csv", tables.test[["id", "path"]])
     write_csv_atomic(labels_dir / "sample_submission.csv", tables.sample_submission)
     if tables.test_labels is not None:
-        write_csv_atomic(labels_dir / "test_labels.csv", tables.test_labels[["id", "label"]])
+        write_csv_atomic(labels_dir / "test_labels.csv", tables.test_labels[["id", *label_columns]])
     write_json_atomic(labels_dir / "notes.json", tables.notes)
 
 
-def source_fingerprint(raw: Path, tables: LabelTables, options: PrepareOptions) -> dict[str, Any]:
+def source_fingerprint(raw: Path, tables: LabelTables, options: PrepareOptions,
+                       label_columns: tuple[str, ...] = ("label",)) -> dict[str, Any]:
     """What the cache was built from: a digest of the label tables (ids, labels) and one of every
     image file's path, size and modification time (``stat`` only, no byte read: 277k files
     take 1.2 CPU-seconds, docs/benchmarks.md)."""
     labels = hashlib.sha256()  # the image paths are in the images' digest
-    for frame in (tables.train[["id", "label"]], tables.test[["id"]]):
+    for frame in (tables.train[["id", *label_columns]], tables.test[["id"]]):
         labels.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
     return {
         "raw_dir": str(raw),
@@ -357,79 +381,97 @@ def cache_key(options: PrepareOptions, source: dict[str, Any]) -> str:
 
 
 # --- rebalancing ---------------------------------------------------------------------
+# Classes are what a task balances on: the label of a binary or multi-class task, an
+# ordinal regression's grade (``Task.strata``). Multi-label and continuous tasks have none
+# (``check_balance_applies``); their subsample is stratified on ``Task.strata`` all the same.
 def class_counts(labels: pd.Series) -> dict[int, int]:
     return {int(k): int(v) for k, v in labels.value_counts().sort_index().items()}
 
 
-def require_both_classes(train: pd.DataFrame, balance: str) -> None:
-    present = sorted(class_counts(train["label"]))
-    if present != [0, 1]:
-        raise DataError(f"--balance {balance} needs both labels in the training rows, found only {present}; use --balance none")
+def require_two_classes(strata: pd.Series, balance: str) -> dict[int, int]:
+    counts = class_counts(strata)
+    if len(counts) < 2:
+        raise DataError(f"--balance {balance} needs at least two classes in the training rows, found only "
+                        f"{sorted(counts)}; use --balance none")
+    return counts
 
 
-def undersample(train: pd.DataFrame, rng: np.random.Generator) -> tuple[pd.DataFrame, str]:
-    """Drop rows of the larger class at random down to the smaller class's count (50/50)."""
-    require_both_classes(train, "undersample")
-    counts = class_counts(train["label"])
-    major = max(counts, key=lambda label: (counts[label], label))
+def undersample(train: pd.DataFrame, strata: pd.Series, rng: np.random.Generator) -> tuple[pd.DataFrame, str]:
+    """Drop rows at random from every class larger than the smallest, down to its count."""
+    counts = require_two_classes(strata, "undersample")
     minor_count = min(counts.values())
-    major_rows = np.flatnonzero(train["label"].to_numpy() == major)
-    dropped = rng.choice(major_rows, size=len(major_rows) - minor_count, replace=False)
-    kept = train.drop(train.index[dropped])
-    return kept, f"undersample: label {major} {counts[major]:,} → {minor_count:,} (50/50)"
+    values = strata.to_numpy()
+    dropped = [rng.choice(np.flatnonzero(values == label), size=count - minor_count, replace=False)
+               for label, count in counts.items() if count > minor_count]
+    kept = train.drop(train.index[np.concatenate(dropped)]) if dropped else train
+    if len(counts) == 2:
+        major = max(counts, key=lambda label: (counts[label], label))
+        return kept, f"undersample: label {major} {counts[major]:,} → {minor_count:,} (50/50)"
+    return kept, f"undersample: every class down to {minor_count:,} rows ({len(counts)} classes)"
 
 
-def stratified_subsample(train: pd.DataFrame, limit: int, rng: np.random.Generator) -> pd.DataFrame:
-    """``limit`` rows, each class keeping its share (largest remainders), original order kept."""
+def stratified_subsample(train: pd.DataFrame, strata: pd.Series, limit: int, rng: np.random.Generator) -> pd.DataFrame:
+    """``limit`` rows, each stratum keeping its share (largest remainders), original order kept."""
     if len(train) <= limit:
         return train
-    counts = class_counts(train["label"])
+    counts = class_counts(strata)
     exact = {label: limit * count / len(train) for label, count in counts.items()}
     quota = {label: int(value) for label, value in exact.items()}
     by_remainder = sorted(exact, key=lambda label: exact[label] - quota[label], reverse=True)
     for label in by_remainder[: limit - sum(quota.values())]:
         quota[label] += 1
-    labels = train["label"].to_numpy()
-    chosen = [rng.choice(np.flatnonzero(labels == label), size=quota[label], replace=False) for label in counts]
+    values = strata.to_numpy()
+    chosen = [rng.choice(np.flatnonzero(values == label), size=quota[label], replace=False) for label in counts]
     return train.iloc[np.sort(np.concatenate(chosen))]
 
 
-def oversample(index: pd.DataFrame, rng: np.random.Generator) -> tuple[pd.DataFrame, str]:
-    """Repeat rows of the smaller class until both classes have as many index rows."""
-    require_both_classes(index, "oversample")
-    counts = class_counts(index["label"])
-    minor = min(counts, key=lambda label: (counts[label], -label))
+def oversample(index: pd.DataFrame, strata: pd.Series, rng: np.random.Generator) -> tuple[pd.DataFrame, str]:
+    """Repeat rows of every smaller class until each has as many index rows as the largest."""
+    counts = require_two_classes(strata, "oversample")
     target = max(counts.values())
-    members = np.flatnonzero(index["label"].to_numpy() == minor)
-    whole, remainder = divmod(target - len(members), len(members))
-    extra = np.concatenate([np.tile(members, whole), rng.choice(members, size=remainder, replace=False)])
-    grown = pd.concat([index, index.iloc[np.sort(extra)]], ignore_index=True)
-    return grown, f"oversample: label {minor} {counts[minor]:,} → {target:,} rows (images repeated)"
+    values = strata.to_numpy()
+    extra = []
+    for label, count in counts.items():
+        if count == target:
+            continue
+        members = np.flatnonzero(values == label)
+        whole, remainder = divmod(target - len(members), len(members))
+        extra.append(np.concatenate([np.tile(members, whole), rng.choice(members, size=remainder, replace=False)]))
+    grown = pd.concat([index, index.iloc[np.sort(np.concatenate(extra))]], ignore_index=True) if extra else index
+    if len(counts) == 2:
+        minor = min(counts, key=lambda label: (counts[label], -label))
+        return grown, f"oversample: label {minor} {counts[minor]:,} → {target:,} rows (images repeated)"
+    return grown, f"oversample: every class up to {target:,} rows ({len(counts)} classes; images repeated)"
 
 
-def balanced_class_weight(index: pd.DataFrame) -> tuple[dict[int, float], str]:
-    """Weights n / (2 · n_class), so both classes weigh the same in the loss."""
-    require_both_classes(index, "class-weight")
-    counts = class_counts(index["label"])
+def balanced_class_weight(strata: pd.Series) -> tuple[dict[int, float], str]:
+    """Weights n / (K · n_class), so every one of the K classes weighs the same in the loss."""
+    counts = require_two_classes(strata, "class-weight")
     total = sum(counts.values())
-    weights = {label: round(total / (2 * count), 6) for label, count in counts.items()}
+    weights = {label: round(total / (len(counts) * count), 6) for label, count in counts.items()}
     return weights, "class-weight: " + ", ".join(f"label {k} × {v:.3f}" for k, v in weights.items())
 
 
+def strata_of(task: "Task", frame: pd.DataFrame) -> pd.Series:
+    """The stratum (class, grade, or ``Task.strata`` bin) of each row of a label table or index."""
+    return pd.Series(task.strata(task.labels(frame)), index=frame.index)
+
+
 def select_train_rows(
-    train: pd.DataFrame, options: PrepareOptions, rng: np.random.Generator
+    train: pd.DataFrame, options: PrepareOptions, rng: np.random.Generator, task: "Task | None" = None
 ) -> tuple[pd.DataFrame, list[str], str | None]:
     """The training rows to decode: undersampled and/or subsampled as the options say.
 
     Returns the rows, what balancing was done, and what subsampling was done.
     """
+    task = task or binary_task()
     balance_notes, subsample_note = [], None
     if options.balance == "undersample":
-        train, note = undersample(train, rng)
+        train, note = undersample(train, strata_of(task, train), rng)
         balance_notes.append(note)
     if options.max_images is not None and len(train) > options.max_images:
         subsample_note = f"{options.max_images:,} of {len(train):,} training rows (stratified, seed {options.seed})"
-        train = stratified_subsample(train, options.max_images, rng)
+        train = stratified_subsample(train, strata_of(task, train), options.max_images, rng)
     return train.reset_index(drop=True), balance_notes, subsample_note
 
 
@@ -447,18 +489,19 @@ def build_cache(
 ) -> None:
     """Decode train and test into ``build_dir`` and write its indexes, then the manifest last."""
     started = time.monotonic()
+    task = competition.task
     rng = np.random.default_rng(options.seed)
-    selected, balance_notes, subsample_note = select_train_rows(tables.train, options, rng)
+    selected, balance_notes, subsample_note = select_train_rows(tables.train, options, rng, task)
     test = tables.test.reset_index(drop=True)
     train_skipped, test_skipped = decode_splits(build_dir, competition.slug, selected, test, options,
                                                 workers=workers, progress=progress)
-    train_index = readable_train_index(selected, train_skipped, competition.slug)
+    train_index = readable_train_index(selected, train_skipped, competition.slug, task.label_columns)
     class_weight = None
     if options.balance == "oversample":
-        train_index, note = oversample(train_index, rng)
+        train_index, note = oversample(train_index, strata_of(task, train_index), rng)
         balance_notes.append(note)
     elif options.balance == "class-weight":
-        class_weight, note = balanced_class_weight(train_index)
+        class_weight, note = balanced_class_weight(strata_of(task, train_index))
         balance_notes.append(note)
     test_index = pd.DataFrame({
         "id": test["id"],
@@ -472,8 +515,7 @@ def build_cache(
     counts = {
         "train_images": int(len(selected) - len(train_skipped)),
         "train_rows": len(train_index),
-        "positive": int((train_index["label"] == 1).sum()),
-        "negative": int((train_index["label"] == 0).sum()),
+        **class_figures(task, train_index),
         "test_images": len(test),
         "test_unreadable": len(test_skipped),
         "skipped": len(skipped),
@@ -491,6 +533,7 @@ def build_cache(
         "class_weight": {str(k): v for k, v in class_weight.items()} if class_weight else None,
         "min_vote_fraction": options.min_vote_fraction,
         "label_notes": tables.notes,
+        "task": task.to_dict(),
         "counts": counts,
         "skipped": len(skipped),
         "source": source,
@@ -518,9 +561,18 @@ def decode_splits(
     return skipped[0], skipped[1]
 
 
-def readable_train_index(selected: pd.DataFrame, skipped: dict[int, str], slug: str) -> pd.DataFrame:
-    """id, label, row of the training images that decoded; an error when none did."""
-    index = selected[["id", "label"]].assign(row=np.arange(len(selected)))
+def class_figures(task: "Task", train_index: pd.DataFrame) -> dict[str, Any]:
+    """The manifest's class counts: ``positive``/``negative`` rows for binary; index rows per class
+    (or per label column, per grade) otherwise."""
+    if task.kind == "binary":
+        return {"positive": int((train_index["label"] == 1).sum()), "negative": int((train_index["label"] == 0).sum())}
+    return {"classes": task.class_counts(task.labels(train_index))}
+
+
+def readable_train_index(selected: pd.DataFrame, skipped: dict[int, str], slug: str,
+                         label_columns: tuple[str, ...] = ("label",)) -> pd.DataFrame:
+    """id, the label columns, row of the training images that decoded; an error when none did."""
+    index = selected[["id", *label_columns]].assign(row=np.arange(len(selected)))
     index = index[~index["row"].isin(list(skipped))].reset_index(drop=True)
     if index.empty:
         first = next(iter(skipped.values()), "no rows")

@@ -20,7 +20,7 @@ def logit_head(x, dropout: float = 0.0):
 
     if dropout:
         x = layers.Dropout(dropout, name="head_dropout")(x)
-    return layers.Dense(1, dtype="float32", name="logits")(x)
+    return layers.Dense(1, dtype="float32", name="logits")(x)  # create_model(outputs=K) widens it
 
 
 POOLINGS = ("avg", "max", "avgmax", "centre")

@@ -6,7 +6,8 @@ imports them); a model module imports only this one.
 A builder is a function ``builder(input_shape, *, option=default, ...) ->
 keras.Model``; its keyword-only parameters are the model's options, its
 docstring's first line the description. Every model takes raw pixels (0–255,
-float32) and returns ``(batch, 1)`` float32 logits.
+float32) and returns ``(batch, outputs)`` float32 logits: one for a binary task
+(``create_model(..., outputs=K)`` widens the head for K classes, labels or targets).
 
 >>> from kaggle_kit.models import create_model, list_models
 >>> "kit-resnet" in list_models()
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     import keras
 
 Builder = Callable[..., "keras.Model"]
+LOGITS = "logits"  # the name of every builder's output layer (``_layers.logit_head``)
 
 
 @dataclass(frozen=True)
@@ -84,11 +86,35 @@ def model_info(name: str) -> ModelInfo:
     return _MODELS[name]
 
 
-def create_model(name: str, input_shape: tuple[int, int, int], **options: Any) -> "keras.Model":
-    """Build the uncompiled model ``name`` for ``input_shape`` (H, W, channels).
+def create_model(name: str, input_shape: tuple[int, int, int], outputs: int = 1, **options: Any) -> "keras.Model":
+    """Build the uncompiled model ``name`` for ``input_shape`` (H, W, channels) with ``outputs`` logits.
 
-    Unknown options raise :class:`ConfigError` naming the valid ones.
+    Builders end in the one-logit head (``logit_head``); ``outputs`` > 1 (a class
+    per output, a label column, a regression target) replaces it by a head as
+    wide, on the same features. Unknown options raise :class:`ConfigError`
+    naming the valid ones.
     """
+    if not (isinstance(outputs, int) and outputs >= 1):
+        raise ConfigError(f"model '{name}' needs a positive number of outputs, got {outputs!r}")
+    model = _build(name, input_shape, **options)
+    return model if outputs == 1 else _widen_head(model, name, outputs)
+
+
+def _widen_head(model: "keras.Model", name: str, outputs: int) -> "keras.Model":
+    """``model`` with its one-logit ``logits`` layer replaced by ``outputs`` float32 logits."""
+    import keras
+    from keras import layers
+
+    try:
+        head = model.get_layer(LOGITS)
+    except ValueError:
+        raise ConfigError(f"model '{name}' has no layer named '{LOGITS}' to widen to {outputs} outputs; "
+                          "end its builder with models._layers.logit_head") from None
+    logits = layers.Dense(outputs, dtype="float32", name=LOGITS)(head.input)
+    return keras.Model(model.inputs, logits, name=model.name)
+
+
+def _build(name: str, input_shape: tuple[int, int, int], **options: Any) -> "keras.Model":
     info = model_info(name)
     unknown = sorted(set(options) - set(info.options))
     if unknown:

@@ -21,7 +21,7 @@ class RunArtifacts:
     config: TrainConfig
     metrics: dict[str, Any]
     history: pd.DataFrame | None
-    val: pd.DataFrame  # id, label, prob[, fold]
+    val: pd.DataFrame  # id, label, prob[, fold]; id, label columns, pred_<name>…[, fold] for other tasks
     models: dict[int | None, Path] = field(default_factory=dict)  # fold (None without folds) → best.keras
 
     @property
@@ -30,7 +30,9 @@ class RunArtifacts:
 
     @property
     def threshold(self) -> float:
-        return float(self.metrics.get("threshold", 0.5))
+        """A binary run's decision threshold (0.5 where none was fitted)."""
+        value = self.metrics.get("threshold")
+        return 0.5 if value is None else float(value)
 
 
 def load_artifacts(run: RunFolder) -> RunArtifacts:

@@ -29,21 +29,35 @@ img { max-width: 100%; height: auto; }
 
 
 @dataclass(frozen=True)
+class Plot:
+    """One figure of the page, in its own section."""
+
+    section_id: str
+    heading: str
+    png: bytes
+    alt: str
+
+
+@dataclass(frozen=True)
 class Page:
-    """Everything the page shows, already computed."""
+    """Everything the page shows, already computed.
+
+    ``plots``: a binary run's ROC curve, confusion matrix and reliability diagram;
+    per-class ROC curves and confusion matrices, residual plots for other tasks.
+    ``gallery``: the reviewed images (binary tasks), or ``None`` with ``gallery_note``
+    saying why there is none.
+    """
 
     title: str
     subtitle: str
     metrics: dict[str, Any]
     config_yaml: str
     learning_curves: bytes | None
-    roc: bytes
-    confusion: bytes
-    calibration: bytes
-    gallery: Gallery
+    plots: Sequence[Plot]
+    gallery: Gallery | None
     class_names: Sequence[str]
-    threshold: float
     footer: str
+    gallery_note: str = ""
 
 
 def data_uri(png: bytes) -> str:
@@ -65,10 +79,17 @@ def render(page: Page) -> str:
         _section("config", "Configuration (config.yaml)", f'<pre class="config">{escape(page.config_yaml)}</pre>'),
         _section("learning-curves", "Learning curves", _learning_curves(page.learning_curves)),
         '<div class="plots">',
-        _section("roc", "ROC curve", image(page.roc, "ROC curve")),
-        _section("confusion", f"Confusion matrix at threshold {page.threshold:.3f}", image(page.confusion, "confusion matrix")),
-        _section("calibration", "Calibration (reliability diagram)", image(page.calibration, "reliability diagram")),
+        *(_section(plot.section_id, plot.heading, image(plot.png, plot.alt)) for plot in page.plots),
         "</div>",
+        *(_galleries(page) if page.gallery is not None else [_notes([page.gallery_note])]),
+        f'<footer class="note">{escape(page.footer)}</footer>',
+        "</body></html>",
+    ]
+    return "\n".join(parts) + "\n"
+
+
+def _galleries(page: Page) -> list[str]:
+    return [
         _notes(page.gallery.notes),
         _section(
             "mistakes", "Most confident mistakes",
@@ -78,10 +99,7 @@ def render(page: Page) -> str:
             "uncertain", "Most uncertain images",
             _gallery(page.gallery.uncertain, page.class_names, "No validation predictions."),
         ),
-        f'<footer class="note">{escape(page.footer)}</footer>',
-        "</body></html>",
     ]
-    return "\n".join(parts) + "\n"
 
 
 def _section(section_id: str, heading: str, body: str) -> str:

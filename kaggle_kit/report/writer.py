@@ -16,10 +16,11 @@ from kaggle_kit.runfolder import RunFolder
 from kaggle_kit import figures
 from kaggle_kit.report.artifacts import RunArtifacts, load_artifacts
 from kaggle_kit.report.gallery import build_gallery
-from kaggle_kit.report.html import Page, render
+from kaggle_kit.report.html import Page, Plot, render
 
 if TYPE_CHECKING:
     from kaggle_kit.paths import Workspace
+    from kaggle_kit.tasks import Task
 
 GALLERY_SIZE = 12
 
@@ -103,6 +104,9 @@ def _slug_of(slug_or_spec: str, workspace: "Workspace") -> str:
 
 
 def build_page(artifacts: RunArtifacts, workspace: "Workspace", gallery_size: int) -> Page:
+    task = run_task(artifacts, workspace)
+    if task.kind != "binary":
+        return build_task_page(artifacts, task)
     labels = artifacts.val["label"].to_numpy()
     probs = artifacts.val["prob"].to_numpy(dtype=np.float64)
     threshold = artifacts.threshold
@@ -119,15 +123,91 @@ def build_page(artifacts: RunArtifacts, workspace: "Workspace", gallery_size: in
         metrics=metrics,
         config_yaml=artifacts.config.to_yaml(),
         learning_curves=_learning_curves(artifacts),
-        roc=roc,
-        confusion=figures.confusion_png(matrix, class_names, threshold),
-        calibration=calibration,
+        plots=[
+            Plot("roc", "ROC curve", roc, "ROC curve"),
+            Plot("confusion", f"Confusion matrix at threshold {threshold:.3f}",
+                 figures.confusion_png(matrix, class_names, threshold), "confusion matrix"),
+            Plot("calibration", "Calibration (reliability diagram)", calibration, "reliability diagram"),
+        ],
         gallery=build_gallery(artifacts, workspace, gallery_size),
         class_names=class_names,
-        threshold=threshold,
-        footer=f"Written by kaggle-kit {__version__} on {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC "
-        f"from {artifacts.folder}.",
+        footer=_footer(artifacts),
     )
+
+
+def run_task(artifacts: RunArtifacts, workspace: "Workspace") -> "Task":
+    """The task the run was trained for (``metrics.json`` records it; a binary run from before task kinds does not)."""
+    from kaggle_kit.tasks import Task, binary_task
+
+    recorded = artifacts.metrics.get("task")
+    return Task.from_dict(recorded) if recorded else binary_task(_class_names(artifacts.config.competition, workspace))
+
+
+def build_task_page(artifacts: RunArtifacts, task: "Task") -> Page:
+    """The page of a multi-class, multi-label or regression run: per-class ROC curves and confusion
+    matrices, or residual plots; no image gallery (it reviews binary decisions)."""
+    from kaggle_kit.runfolder import prediction_columns
+
+    val = artifacts.val
+    labels = task.labels(val, source=f"{artifacts.folder}/val_predictions.csv")
+    predictions = val[list(prediction_columns(task))].to_numpy(dtype=np.float64)
+    thresholds = artifacts.metrics.get("thresholds") or None
+    plots = []
+    if task.kind == "multiclass":
+        roc, _ = figures.per_class_roc_png(task.targets(labels), predictions, task.names)
+        predicted = task.decide(predictions)
+        classes = list(range(len(task.names)))
+        if len(classes) > figures.MAX_ANNOTATED_CLASSES:  # 120 breeds: only those validated or predicted
+            classes = sorted(set(labels.tolist()) | set(predicted.tolist()))
+        matrix = confusion_matrix(labels, predicted, classes)
+        names = [task.names[k] for k in classes]
+        heading = "Confusion matrix (the most probable class)" + (
+            f"; the {len(classes)} of {len(task.names)} classes validated or predicted"
+            if len(classes) < len(task.names) else "")
+        plots = [Plot("roc", "ROC curve per class (one vs rest)", roc, "per-class ROC curves"),
+                 Plot("confusion", heading, figures.class_confusion_png(matrix, names, "predicted class"),
+                      "confusion matrix")]
+    elif task.kind == "multilabel":
+        roc, _ = figures.per_class_roc_png(labels, predictions, task.names)
+        predicted = task.decide(predictions, thresholds)
+        plots = [Plot("roc", "ROC curve per label", roc, "per-label ROC curves"),
+                 Plot("confusion", "Confusion matrix per label (at its fitted threshold)",
+                      figures.label_confusions_png(labels, predicted, task.names), "confusion matrices")]
+    elif task.is_ordinal:
+        grades = [str(level) for level in range(task.levels)]
+        matrix = confusion_matrix(labels, task.decide(predictions[:, 0], thresholds), range(task.levels))
+        plots = [Plot("confusion", "Confusion matrix of grades (cut at the fitted thresholds)",
+                      figures.class_confusion_png(matrix, grades, "predicted grade"), "confusion matrix"),
+                 Plot("residuals", "Residuals of the predicted grade",
+                      figures.residuals_png(labels.astype(np.float64), predictions[:, 0]), "residual plots")]
+    else:
+        plots = [Plot("residuals", "Residuals (every target)", figures.residuals_png(labels, predictions),
+                      "residual plots"),
+                 Plot("targets", "RMSE per target", figures.target_errors_png(labels, predictions, task.names),
+                      "RMSE per target")]
+    return Page(
+        title=f"Run {artifacts.run_id} · {artifacts.config.competition}",
+        subtitle=_subtitle(artifacts, len(val)),
+        metrics={"task": task.describe(), **{k: v for k, v in artifacts.metrics.items() if k != "task"}},
+        config_yaml=artifacts.config.to_yaml(),
+        learning_curves=_learning_curves(artifacts),
+        plots=plots,
+        gallery=None,
+        gallery_note=f"The image gallery reviews binary decisions; this run is {task.describe()}.",
+        class_names=task.names,
+        footer=_footer(artifacts),
+    )
+
+
+def confusion_matrix(labels: np.ndarray, predicted: np.ndarray, classes) -> np.ndarray:
+    from sklearn.metrics import confusion_matrix as counts
+
+    return counts(labels, predicted, labels=list(classes))
+
+
+def _footer(artifacts: RunArtifacts) -> str:
+    return (f"Written by kaggle-kit {__version__} on {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC "
+            f"from {artifacts.folder}.")
 
 
 def _subtitle(artifacts: RunArtifacts, n_val: int) -> str:
@@ -144,7 +224,7 @@ def _learning_curves(artifacts: RunArtifacts) -> bytes | None:
     return figures.run_curves_png(history)
 
 
-def _class_names(slug: str, workspace: "Workspace") -> tuple[str, str]:
+def _class_names(slug: str, workspace: "Workspace") -> tuple[str, ...]:
     """The competition's class names (a custom one's from its file, recorded in the workspace);
     plain 0 and 1 when its file cannot be found."""
     from kaggle_kit.competitions import get_competition

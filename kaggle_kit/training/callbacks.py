@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 import keras
 
@@ -28,7 +28,7 @@ MIN_LR_SCALE = 1e-3  # ...down to a thousandth of the configured rate
 
 
 def training_callbacks(config: TrainConfig, steps_per_epoch: int, state: TrainingState, monitor: str,
-                       keeper: "RunKeeper") -> list[keras.callbacks.Callback]:
+                       keeper: "RunKeeper", greater_is_better: bool = True) -> list[keras.callbacks.Callback]:
     """The callbacks of a unit, in the order they run after each epoch.
 
     The schedule first (it adds ``lr`` to the epoch's logs), the run keeper last
@@ -36,13 +36,23 @@ def training_callbacks(config: TrainConfig, steps_per_epoch: int, state: Trainin
     :class:`AveragedWeights` between them: validation scores the weights' moving
     average, and the keeper saves that average as the best model.
     """
-    callbacks: list[keras.callbacks.Callback] = [LearningRateControl(config, steps_per_epoch, state, monitor)]
+    callbacks: list[keras.callbacks.Callback] = [
+        LearningRateControl(config, steps_per_epoch, state, monitor, greater_is_better)]
     if config.time_limit:
         callbacks.append(TimeBudget(config.time_limit / max(1, config.folds), config.epochs, state))
     if config.ema_momentum:
         keeper.averaged = AveragedWeights()
         callbacks.append(keeper.averaged)
     return callbacks + [keeper]
+
+
+def improved(score: float | None, best: float | None, greater_is_better: bool = True) -> bool:
+    """Whether a finite ``score`` beats ``best`` (``None``: nothing yet) in the monitor's direction."""
+    if score is None or not math.isfinite(score):
+        return False
+    if best is None:
+        return True
+    return score > best if greater_is_better else score < best
 
 
 def plateau_patience(config: TrainConfig) -> int:
@@ -69,9 +79,11 @@ def learning_rate_at(config: TrainConfig, step: int, steps_per_epoch: int, lr_sc
 class LearningRateControl(keras.callbacks.Callback):
     """Sets the optimizer's rate before every batch from the schedule and the shared state."""
 
-    def __init__(self, config: TrainConfig, steps_per_epoch: int, state: TrainingState, monitor: str):
+    def __init__(self, config: TrainConfig, steps_per_epoch: int, state: TrainingState, monitor: str,
+                 greater_is_better: bool = True):
         super().__init__()
         self.config, self.steps_per_epoch, self.state, self.monitor = config, steps_per_epoch, state, monitor
+        self.greater_is_better = greater_is_better
         self._epoch = 0
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -87,8 +99,7 @@ class LearningRateControl(keras.callbacks.Callback):
         logs["lr"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
         if self.config.schedule != "plateau":
             return
-        score = logs.get(self.monitor)
-        if score is not None and (self.state.best_score is None or score > self.state.best_score):
+        if improved(logs.get(self.monitor), self.state.best_score, self.greater_is_better):
             self.state.plateau_wait = 0
             return
         self.state.plateau_wait += 1
@@ -155,10 +166,11 @@ class RunKeeper(keras.callbacks.Callback):
     ``averaged`` (EMA), the best model saved is the weights' moving average.
     """
 
-    def __init__(self, unit: "UnitFolder", state: TrainingState, monitor: str, patience: int, epochs: int):
+    def __init__(self, unit: "UnitFolder", state: TrainingState, monitor: str, patience: int, epochs: int,
+                 greater_is_better: bool = True):
         super().__init__()
         self.unit, self.state, self.monitor = unit, state, monitor
-        self.patience, self.epochs = patience, epochs
+        self.patience, self.epochs, self.greater_is_better = patience, epochs, greater_is_better
         self.nan_epoch: int | None = None
         self.averaged: AveragedWeights | None = None
         self._started = time.monotonic()
@@ -176,8 +188,8 @@ class RunKeeper(keras.callbacks.Callback):
         state.epochs_done = epoch + 1
         state.train_seconds += time.monotonic() - self._started
         state.history.append({"epoch": epoch + 1, **logs})
-        score = logs.get(self.monitor, math.nan)
-        if math.isfinite(score) and (state.best_score is None or score > state.best_score):
+        if improved(logs.get(self.monitor, math.nan), state.best_score, self.greater_is_better):
+            score = logs[self.monitor]
             state.best_score, state.best_epoch, state.wait = score, epoch + 1, 0
             with self.averaged.in_model() if self.averaged is not None else contextlib.nullcontext():
                 self.unit.save_best(self.model)
@@ -190,6 +202,24 @@ class RunKeeper(keras.callbacks.Callback):
             self.model.stop_training = True
         self.unit.write_history(history_frame(state.history))
         self.unit.save_checkpoint(self.model, state.to_json())
+
+
+class ValidationFromPredictions(keras.callbacks.Callback):
+    """Adds the validation logs scored from predictions (``task.score``) to each epoch's logs.
+
+    For tasks whose metric Keras cannot compute batch by batch (log loss with
+    Kaggle's clipping, kappa after fitted cuts, RMSE of vote fractions):
+    ``model.fit`` runs without validation data and this callback, first in the
+    list, makes one prediction pass over the validation rows, as the step loop does.
+    """
+
+    def __init__(self, validation_logs: Callable[[], dict[str, float]]):
+        super().__init__()
+        self.validation_logs = validation_logs
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs.update(self.validation_logs())
 
 
 def history_frame(history: list[dict[str, float]]) -> "pd.DataFrame":

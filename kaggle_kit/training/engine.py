@@ -20,6 +20,7 @@ the run folder) and scoring (the :class:`~kaggle_kit.training.task.Task`).
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, ContextManager
@@ -116,6 +117,12 @@ class Engine:
         batches = make_dataset(store, rows, None, config.batch_size * self.replicas, training=False)
         return np.concatenate([forward(images).numpy() for images in batches])
 
+    def validation_logs(self, model: "keras.Model", task: "Task", data: UnitData, config: TrainConfig
+                        ) -> dict[str, float]:
+        """The ``val_`` logs of the whole validation set, scored from predictions (``task.score``)."""
+        scores = task.score(data.val_labels, self.predict(model, task, data.store, data.val_rows, config))
+        return {k: float(v) for k, v in scores.items() if k.startswith("val_")}
+
     def batch_figures(self, config: TrainConfig) -> dict[str, int]:
         """What ``metrics.json`` records about the batch: replicas, per-replica and global size."""
         return {
@@ -136,10 +143,13 @@ def fit_unit(unit: "UnitFolder", config: TrainConfig, task: "Task", data: UnitDa
     unit.path.mkdir(parents=True, exist_ok=True)
     with precision_policy(config), engine.scope():
         keras.utils.set_random_seed(unit_seed(config, fold))
-        model, state = engine.start(unit, config, lambda: build_compiled_model(config, task, data.image_shape))
+        model, state = engine.start(unit, config, lambda: build_compiled_model(
+            config, task, data.image_shape, task.initial_bias(data.train_labels)))
         if not state.finished(config.epochs):
-            keeper = RunKeeper(unit, state, task.monitor, config.early_stopping_patience, config.epochs)
-            callbacks = training_callbacks(config, engine.steps_per_epoch(config, data), state, task.monitor, keeper)
+            keeper = RunKeeper(unit, state, task.monitor, config.early_stopping_patience, config.epochs,
+                               task.greater_is_better)
+            callbacks = training_callbacks(config, engine.steps_per_epoch(config, data), state, task.monitor, keeper,
+                                           task.greater_is_better)
             engine.fit(model, config, task, data, callbacks, state, fold, progress)
             if keeper.nan_epoch is not None:
                 raise TrainingError(nan_message(unit, keeper.nan_epoch, state))
@@ -203,7 +213,19 @@ class FitEngine(Engine):
         batch = config.batch_size * self.replicas
         train_ds = make_dataset(data.store, data.train_rows, data.train_labels, batch, training=True,
                                 augment=config.augment, seed=data_seed(config, fold, state.epochs_done))
-        val_ds = make_dataset(data.store, data.val_rows, data.val_labels, batch, training=False)
+        val_ds = None
+        if task.validates_by_prediction:  # the validation logs first, so every other callback sees them
+            from kaggle_kit.training.callbacks import AveragedWeights, ValidationFromPredictions
+
+            averaged = next((c for c in callbacks if isinstance(c, AveragedWeights)), None)
+
+            def validation_logs() -> dict[str, float]:  # with EMA, validation scores the average, as fit's would
+                with averaged.in_model() if averaged is not None else contextlib.nullcontext():
+                    return self.validation_logs(model, task, data, config)
+
+            callbacks = [ValidationFromPredictions(validation_logs), *callbacks]
+        else:
+            val_ds = make_dataset(data.store, data.val_rows, data.val_labels, batch, training=False)
         try:
             model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, initial_epoch=state.epochs_done,
                       class_weight=data.class_weight, callbacks=callbacks, verbose=1 if progress else 0, shuffle=False)

@@ -8,6 +8,8 @@ from __future__ import annotations
 import contextlib
 from typing import TYPE_CHECKING, Iterator
 
+import numpy as np
+
 from kaggle_kit.config import TrainConfig
 
 if TYPE_CHECKING:
@@ -16,11 +18,17 @@ if TYPE_CHECKING:
     from kaggle_kit.training.task import Task
 
 
-def build_compiled_model(config: TrainConfig, task: "Task", image_shape: tuple[int, ...]) -> "keras.Model":
-    """``create_model`` from the config, compiled with the task's loss and metrics and the config's optimizer."""
+def build_compiled_model(config: TrainConfig, task: "Task", image_shape: tuple[int, ...],
+                         initial_bias: np.ndarray | None = None) -> "keras.Model":
+    """``create_model`` from the config, compiled with the task's loss and metrics and the config's optimizer.
+
+    ``initial_bias`` (the task's, from the training targets) starts the output layer at the prior.
+    """
     from kaggle_kit.models import create_model
 
-    model = create_model(config.model, image_shape, **model_options(config))
+    model = create_model(config.model, image_shape, outputs=task.outputs, **model_options(config))
+    if initial_bias is not None:
+        set_output_bias(model, np.asarray(initial_bias, dtype="float32").reshape(-1))
     model.compile(optimizer=make_optimizer(config), loss=task.loss(config), metrics=task.metrics())
     return model
 
@@ -31,6 +39,13 @@ def check_model(config: TrainConfig) -> None:
     from kaggle_kit.models import create_model
 
     create_model(config.model, (config.image_size, config.image_size, 3), **model_options(config))
+
+
+def set_output_bias(model: "keras.Model", bias: np.ndarray) -> None:
+    """Set the bias of the model's last layer that has one, when it is as wide as ``bias`` (the logits)."""
+    head = next((layer for layer in reversed(model.layers) if getattr(layer, "bias", None) is not None), None)
+    if head is not None and tuple(head.bias.shape) == bias.shape:
+        head.bias.assign(bias)
 
 
 def model_options(config: TrainConfig) -> dict:

@@ -77,7 +77,7 @@ class StepLoopEngine(Engine):
                     callback.on_train_batch_end(step)
             for callback in callbacks:
                 callback.on_test_begin()
-            val_logs = self._validation_logs(model, task, data, config)
+            val_logs = self.validation_logs(model, task, data, config)
             for callback in callbacks:
                 callback.on_test_end()
             logs = self.cluster.broadcast_json({**task.train_logs(totals), **val_logs})  # the chief's figures rule
@@ -93,10 +93,6 @@ class StepLoopEngine(Engine):
                          with_optimizer=False)
         return model
 
-    def _validation_logs(self, model, task: Task, data: UnitData, config: TrainConfig) -> dict[str, float]:
-        """``val_loss``, ``val_accuracy``, ``val_auc`` of the full validation set (every worker predicts all of it)."""
-        scores = task.score(data.val_labels, self.predict(model, task, data.store, data.val_rows, config))
-        return {k: v for k, v in scores.items() if k.startswith("val_")}
 
 
 def _load_chief_file(cluster: Cluster, model, path: Path | None, *, with_optimizer: bool) -> None:
