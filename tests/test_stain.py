@@ -39,14 +39,22 @@ def test_a_pure_stain_pixel_unmixes_into_that_stain_alone():
 
 
 def test_hed_jitter_scales_and_shifts_each_stain_of_each_image():
-    # Image 0: haematoxylin doubled; image 1: eosin shifted by 0.01, the rest untouched.
+    # Image 0: haematoxylin doubled; image 1: eosin shifted by 0.01 (on skimage's scale), the rest untouched.
     pixel = stain_pixel([0.03, 0.02, 0.0])
     images = np.broadcast_to(pixel, (2, 2, 2, 3)).copy()
     scale = [[1.0, 0.0, 0.0], [0.0, 0.0, 0.0]]
-    shift = [[0.0, 0.0, 0.0], [0.0, 0.01, 0.0]]
+    shift = [[0.0, 0.0, 0.0], [0.0, 0.01 * -LOG_FLOOR, 0.0]]  # shifts are optical densities
     out = hed_jitter(tf_constant(images), tf_constant(scale), tf_constant(shift)).numpy()
     np.testing.assert_allclose(out[0], np.broadcast_to(stain_pixel([0.06, 0.02, 0.0]), (2, 2, 3)), atol=0.05)
     np.testing.assert_allclose(out[1], np.broadcast_to(stain_pixel([0.03, 0.03, 0.0]), (2, 2, 3)), atol=0.05)
+
+
+def test_a_hed_shift_is_an_optical_density_so_light_jitter_stays_light():
+    # A shift of 0.05 in haematoxylin multiplies each channel by e^(−0.05 × its H density): at most ~5 %.
+    pixel = stain_pixel([0.03, 0.02, 0.0])
+    images = np.broadcast_to(pixel, (1, 2, 2, 3)).copy()
+    out = hed_jitter(tf_constant(images), tf_constant([[0.0] * 3]), tf_constant([[0.05, 0.0, 0.0]])).numpy()
+    np.testing.assert_allclose(out[0, 0, 0], pixel * np.exp(-0.05 * RGB_FROM_HED[0]), rtol=1e-4)
 
 
 def test_zero_jitter_is_the_identity():

@@ -64,12 +64,18 @@ def hed_to_rgb(stains: "tf.Tensor") -> "tf.Tensor":
 
 
 def hed_jitter(images: "tf.Tensor", scale: "tf.Tensor", shift: "tf.Tensor") -> "tf.Tensor":
-    """Each image's stains rescaled and shifted: ``hed × (1 + scale) + shift``; ``scale``, ``shift`` are (k, 3)."""
+    """Each image's stains rescaled and shifted: ``hed × (1 + scale) + shift``; ``scale``, ``shift`` are (k, 3).
+
+    ``shift`` is in optical-density units (natural log), not in skimage's scale: skimage divides
+    densities by −log(1e-6) ≈ 13.8, where typical H&E concentrations are about 0.02, so a shift of
+    0.05 there would move pixels by ~40 of 255 levels on PCam patches — far from "light". In optical
+    density a shift of σ changes each channel's intensity by at most a factor e^±σ (σ = 0.05: ~5 %).
+    """
     import tensorflow as tf
 
     stains = rgb_to_hed(images)
     scale = tf.reshape(tf.cast(scale, tf.float32), (-1, 1, 1, 3))
-    shift = tf.reshape(tf.cast(shift, tf.float32), (-1, 1, 1, 3))
+    shift = tf.reshape(tf.cast(shift, tf.float32), (-1, 1, 1, 3)) / -LOG_FLOOR
     return hed_to_rgb(stains * (1.0 + scale) + shift)
 
 
