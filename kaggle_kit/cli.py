@@ -203,8 +203,9 @@ def run_options(command):
     command = click.option("--no-progress", is_flag=True, help="Hide the progress bar.")(command)
     command = click.option("--batch-size", type=click.IntRange(min=1),
                            help="Images per model call, TTA views included (default: the run's batch size).")(command)
-    command = click.option("--adabn", is_flag=True,
-                           help="Re-estimate BatchNorm statistics on the test images first (unlabelled adaptation).")(command)
+    command = click.option("--adabn/--no-adabn", default=None,
+                           help="Re-estimate BatchNorm statistics on the test images first (unlabelled adaptation). "
+                                "Default: the run's recipe.")(command)
     command = click.option("--tta", type=click.Choice(["auto", "none", "flips", "dihedral"]), default="auto",
                            show_default=True,
                            help="Test-time augmentation: average over 4 flips or all 8 flips and quarter-turns; "

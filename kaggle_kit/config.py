@@ -109,6 +109,8 @@ class TrainConfig:
     # The 0/1 cut of an accuracy submission, fitted on validation: best accuracy, or best balanced accuracy
     # (which holds when the test set's class balance differs).
     threshold_rule: str = "accuracy"
+    # Predict and submit: re-estimate BatchNorm statistics on the test images first (AdaBN), unless told otherwise.
+    adabn: bool = False
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     # hardware
     strategy: str = "auto"

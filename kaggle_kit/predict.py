@@ -50,7 +50,7 @@ def predict(
     tta: str = AUTO_TTA,
     batch_size: int | None = None,
     *,
-    adabn: bool = False,
+    adabn: bool | None = None,
     progress: bool = True,
 ) -> Path:
     """Write ``test_predictions[-tta][-adabn].csv`` (``id,prob``, or ``id`` and ``pred_<name>`` per output,
@@ -61,12 +61,14 @@ def predict(
     defaults to each run's training batch size and counts model inputs, TTA views
     included, so memory stays where training had it. ``tta`` ``auto`` averages the
     views the runs were trained to be blind to (:func:`resolve_tta`). ``adabn``
-    re-estimates each model's BatchNorm statistics on the test images first.
+    re-estimates each model's BatchNorm statistics on the test images first (``None``: the runs'
+    recipe says, :func:`resolve_adabn`).
     """
     check_slug_owner(competition, workspace)
     check_tta(tta)
     runs = open_runs(workspace, competition.slug, run_ids)
     tta = resolve_tta(tta, runs)
+    adabn = resolve_adabn(adabn, runs)
     views = tta_views(tta)
     frames = [run_probabilities(competition, workspace, run_id, run, views, batch_size, progress, adabn=adabn)
               for run_id, run in runs.items()]
@@ -81,7 +83,7 @@ def predict(
 
 def ensure_predictions(
     competition: "Competition", workspace: "Workspace", run_ids: Sequence[str], tta: str = AUTO_TTA, *,
-    adabn: bool = False, **predict_options
+    adabn: bool | None = None, **predict_options
 ) -> Path:
     """The predictions file for these runs, TTA and AdaBN, predicting first (with ``predict_options``)
     when it is missing, or older than any of the runs' models (a resumed or retrained run) or
@@ -92,6 +94,7 @@ def ensure_predictions(
     check_slug_owner(competition, workspace)
     runs = open_runs(workspace, competition.slug, run_ids)
     tta = resolve_tta(tta, runs)
+    adabn = resolve_adabn(adabn, runs)
     target = predictions_path(workspace, competition.slug, run_ids, tta, adabn)
     inputs = [path for run in runs.values() for path in run.model_paths()]
     progress = predict_options.get("progress", True)
@@ -115,6 +118,13 @@ def resolve_tta(tta: str, runs: dict[str, "RunFolder"]) -> str:
     if all(a.dihedral or (a.horizontal_flip and a.vertical_flip) for a in augments):
         return "flips"
     return "none"
+
+
+def resolve_adabn(adabn: bool | None, runs: dict[str, "RunFolder"]) -> bool:
+    """``adabn`` as given, or (``None``) what the runs' recipes ask for: AdaBN when every run's ``adabn`` is on."""
+    if adabn is not None:
+        return adabn
+    return all(run.config.adabn for run in runs.values())
 
 
 def check_tta(tta: str) -> str:

@@ -35,7 +35,7 @@ from kaggle_kit.leaderboard import (
     record_score,
     score_submission,
 )
-from kaggle_kit.predict import check_tta, ensure_predictions, open_runs, prediction_name, resolve_tta
+from kaggle_kit.predict import check_tta, ensure_predictions, open_runs, prediction_name, resolve_adabn, resolve_tta
 from kaggle_kit.validate import (
     read_sample_submission,
     sample_submission_path,
@@ -78,7 +78,7 @@ def submit(
     run_ids: Sequence[str],
     *,
     tta: str = "auto",
-    adabn: bool = False,
+    adabn: bool | None = None,
     threshold_rule: str | None = None,
     output: str | os.PathLike | None = None,
     overwrite: bool = False,
@@ -100,6 +100,7 @@ def submit(
     check_tta(tta)
     runs = open_runs(workspace, competition.slug, run_ids)
     tta = resolve_tta(tta, runs)  # auto: the views the runs were trained to be blind to
+    adabn = resolve_adabn(adabn, runs)  # None: the runs' recipe's choice
     target = Path(output) if output else submission_path(workspace, competition.slug, run_ids, tta, adabn)
     sample = read_sample_submission(sample_submission_path(workspace, competition.slug))
     fmt = submission_format(competition, sample)

@@ -105,3 +105,26 @@ def test_kit_predict_adabn_adapts_on_the_readable_test_images(cancer_prepared):
     np.testing.assert_allclose(adapted["prob"].to_numpy()[readable], expected, atol=1e-5)
     assert not np.allclose(plain["prob"].to_numpy()[readable], expected, atol=1e-3)
     assert (adapted["prob"].to_numpy()[~readable] == plain["prob"].to_numpy()[~readable]).all()  # the prevalence
+
+
+def test_a_recipe_with_adabn_makes_it_the_default_and_no_adabn_turns_it_off(cancer_prepared):
+    import dataclasses
+
+    from click.testing import CliRunner
+
+    from kaggle_kit.cli import cli
+    from kaggle_kit.config import TrainConfig
+
+    folder = make_run(cancer_prepared, CANCER, "bn")
+    bn_model().save(folder / "best.keras")
+    config = TrainConfig.from_yaml(folder / "config.yaml")
+    (folder / "config.yaml").write_text(dataclasses.replace(config, adabn=True).to_yaml())
+    competition = get_competition(CANCER)
+    assert predict(competition, cancer_prepared, ["bn"], tta="none", progress=False).name == "test_predictions-adabn.csv"
+    off = CliRunner().invoke(cli, ["predict", CANCER, "--run", "bn", "--tta", "none", "--no-adabn", "--no-progress"])
+    assert off.exit_code == 0, off.output
+    assert off.output == f"Wrote {folder / 'test_predictions.csv'}\n"
+    on = CliRunner().invoke(cli, ["submit", CANCER, "--run", "bn", "--tta", "none", "--no-progress", "--no-report"])
+    assert on.exit_code == 0, on.output
+    assert on.output.startswith(f"Wrote {cancer_prepared.submission_dir(CANCER) / 'bn-adabn.csv'} (")
+    assert "AdaBN" in on.output.splitlines()[0]
