@@ -19,6 +19,14 @@ STEPS = ("download:", "prepare:", "train:", "predict:", "submit:")
 
 
 @pytest.mark.slow
+
+def default_suffix(slug: str) -> str:
+    """What submit's defaults add to a submission's name: TTA auto (dihedral) and the recipe's AdaBN."""
+    from kaggle_kit.competitions import get_competition
+    from kaggle_kit.runfolder import prediction_suffix
+
+    return prediction_suffix("dihedral", get_competition(slug).recipes["default"].get("adabn", False))
+
 def test_small_demo_runs_every_step_of_both_competitions_and_keeps_the_folder(tmp_path, monkeypatch):
     for name in ("KIT_DATA_DIR", "KIT_RUNS_DIR", "KIT_SUBMISSIONS_DIR"):  # the demo must ignore them
         monkeypatch.setenv(name, str(tmp_path / "elsewhere"))
@@ -46,15 +54,17 @@ def test_small_demo_runs_every_step_of_both_competitions_and_keeps_the_folder(tm
         assert f"  Downloaded {slug}: " in result.output
         validation = re.search(rf"run (\S+): validation (ROC AUC|accuracy) (\d\.\d{{4}})", result.output.split(slug, 2)[-1])
         assert validation, result.output
-        # Both recipes train with the dihedral group, so submit's default TTA (auto) is the 8 views.
-        submission = folder / "submissions" / slug / f"{validation.group(1)}-dihedral.csv"
+        # Both recipes train with the dihedral group, so submit's default TTA (auto) is the 8 views; AdaBN
+        # where the recipe asks for it.
+        submission = folder / "submissions" / slug / f"{validation.group(1)}{default_suffix(slug)}.csv"
         sample = pd.read_csv(folder / "data" / slug / "labels" / "sample_submission.csv", dtype={"id": str})
         assert len(sample) == 24 if slug == CANCER else 0 < len(sample) < 60  # galaxies: ~20 %, by each id's hash
         assert f"  Wrote {submission} ({len(sample)} rows, " in result.output
         assert list(pd.read_csv(submission, dtype={"id": str})["id"]) == list(sample["id"])
 
     # Cancer went to the stand-in Kaggle and was scored there; the galaxies on the local leaderboard.
-    assert f"  Uploaded {validation_run(result.output, CANCER)}-dihedral.csv to {CANCER} (submission 1000): " in result.output
+    assert (f"  Uploaded {validation_run(result.output, CANCER)}{default_suffix(CANCER)}.csv to {CANCER} "
+            "(submission 1000): ") in result.output
     assert re.search(r"^    1000 .+ COMPLETE +[01]\.\d{5} +[01]\.\d{5} ", result.output, re.MULTILINE)
     assert re.search(r"^  Rank 1 of 1 on .+leaderboard\.csv$", result.output, re.MULTILINE)
     assert (folder / "submissions" / GALAXY / "leaderboard.csv").is_file()

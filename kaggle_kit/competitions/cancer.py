@@ -13,19 +13,24 @@ from kaggle_kit.tasks import binary_task
 SLUG = "histopathologic-cancer-detection"
 REQUIRED = ("train", "test", "train_labels.csv", "sample_submission.csv")
 
-# The default recipe: full-resolution patches, all 8 orientations, mild stain jitter.
+# The default recipe: full-resolution patches, all 8 orientations, mild brightness and contrast jitter,
+# chosen on patches from other slides (docs/benchmarks.md, three seeds each): the cosine schedule runs to
+# its end, because the own validation split (same slides) is too noisy to stop on (with patience 4 the
+# runs stopped at epochs 5 and 7, their best at 1 and 3: AUC 0.88 on other slides against 0.91); and
+# predictions re-estimate BatchNorm statistics on the test patches (AdaBN: +0.002 to +0.007 there).
 DEFAULT_RECIPE: dict[str, Any] = {
     "image_size": 96,
     "model": "kit-resnet",
-    "epochs": 14,
+    "epochs": 8,
     "batch_size": 64,
     "optimizer": "adamw",
     "lr": 2e-3,
     "weight_decay": 1e-4,
     "schedule": "cosine",
     "warmup_epochs": 1,
-    "early_stopping_patience": 4,
+    "early_stopping_patience": 0,
     "augment": {"dihedral": True, "brightness_range": (0.9, 1.1), "contrast_range": 0.1},
+    "adabn": True,
 }
 
 # The PCam notebook: 32×32, undersampled to 50/50, 25,000 per class, 70/30 split, zoom 0.2.
