@@ -358,7 +358,7 @@ def row(cells: list[str]) -> str:
 
 def describe(result: dict[str, Any]) -> str:
     settings = ", ".join(f"{k}={json.dumps(v)}" for k, v in flatten(result["settings"]).items())
-    return f"recipe `{result['recipe']}`" + (f" + {settings}" if settings else "")
+    return (f"recipe `{result['recipe']}` of code {result['commit']}" + (f" + {settings}" if settings else ""))
 
 
 def flatten(settings: dict[str, Any], prefix: str = "") -> dict[str, Any]:
