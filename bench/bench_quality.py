@@ -24,7 +24,7 @@ first half (rounded up) of each class is A, the rest B. Fixed by the ids alone,
 stratified, independent of any run.
 
 Every result is appended as one JSON line to ``--results`` (default
-bench/out/quality-results.jsonl): recipe label and settings, seed, commit,
+bench/results/quality-results.jsonl): recipe label and settings, seed, commit,
 scores per eval mode and half, CPU seconds of training and of each prediction
 (user + system, this process and its children: the machine is shared, so CPU
 time is the cost measure; wall time is recorded beside it with the load
@@ -51,7 +51,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 HERE = Path(__file__).resolve().parent
 PCAM = Path(os.environ.get("KIT_PCAM_SAMPLE", "/work/shared/data/pcam-sample"))
 GALAXY_SPEC = HERE / "galaxy-sample.yaml"
-RESULTS = HERE / "out" / "quality-results.jsonl"
+RESULTS = HERE / "results" / "quality-results.jsonl"
 DOCS = HERE.parent / "docs" / "benchmarks.md"
 TABLES_START, TABLES_END = "<!-- quality-tables:start -->", "<!-- quality-tables:end -->"
 
