@@ -54,7 +54,7 @@ def test_unknown_key_lists_the_models_options_first():
     message = str(caught.value)
     assert message.startswith(
         "--grid key 'bn_momentum' is not an option; model 'notebook-dense' options: dropout, extra_layer, l1, l2, units; "
-        "training options: balance, batch_size, crop,"
+        "training options: adabn, balance, batch_size, crop,"
     )
     assert message.endswith("augmentation: augment.<option> (e.g. augment.zoom_range)")
 
