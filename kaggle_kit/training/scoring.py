@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from kaggle_kit.metrics import score
+from kaggle_kit.metrics.thresholds import binary_threshold
 
 PROB_EPSILON = 1e-7  # keeps log loss finite for confident, wrong predictions
 
@@ -36,26 +37,7 @@ def best_threshold(labels: np.ndarray, probs: np.ndarray) -> tuple[float, float]
     Candidates are midpoints between consecutive distinct probabilities (and
     the two ends), so the threshold does not sit on any one prediction.
     """
-    labels = np.asarray(labels) >= 0.5
-    probs = np.asarray(probs, dtype=np.float64)
-    order = np.argsort(-probs, kind="stable")
-    sorted_probs, sorted_labels = probs[order], labels[order]
-    # Predicting the top k as positive: true positives among them plus true negatives below.
-    true_pos = np.concatenate([[0], np.cumsum(sorted_labels)])
-    true_neg_below = (~labels).sum() - np.concatenate([[0], np.cumsum(~sorted_labels)])
-    correct = true_pos + true_neg_below
-    # Only cut between distinct values: k where the next probability differs (or the ends).
-    k = np.arange(len(probs) + 1)
-    valid = (k == 0) | (k == len(probs))
-    valid[1:-1] = sorted_probs[:-1] != sorted_probs[1:]
-    best_k = int(k[valid][np.argmax(correct[valid])])
-    if best_k == 0:
-        threshold = float(sorted_probs[0]) + PROB_EPSILON if len(probs) else 0.5
-    elif best_k == len(probs):
-        threshold = float(sorted_probs[-1])
-    else:
-        threshold = float((sorted_probs[best_k - 1] + sorted_probs[best_k]) / 2)
-    return min(max(threshold, 0.0), 1.0), float(correct[best_k] / max(len(probs), 1))
+    return binary_threshold(labels, probs, "accuracy")  # the one implementation, in the metrics layer
 
 
 def histogram_auc(positives: np.ndarray, negatives: np.ndarray) -> float:
