@@ -47,6 +47,16 @@ class LabelOptions:
     min_vote_fraction: float | None = None
 
 
+def counting_layout(build_labels: Callable[[Path, LabelOptions], LabelTables]) -> Callable[[Path], dict[str, Any]]:
+    """A ``check_layout`` for a competition whose label tables check its files: build them, count the images."""
+
+    def check_layout(raw: Path) -> dict[str, Any]:
+        tables = build_labels(raw, LabelOptions())
+        return {"train_images": len(tables.train), "test_images": len(tables.test)}
+
+    return check_layout
+
+
 @dataclass(frozen=True)
 class Competition:
     """An image competition kaggle-kit can run end to end.

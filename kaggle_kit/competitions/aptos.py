@@ -16,7 +16,14 @@ from typing import Any
 
 import pandas as pd
 
-from kaggle_kit.competitions._registry import Competition, LabelOptions, LabelTables, register_competition
+from kaggle_kit.competitions._registry import (
+    Competition,
+    LabelOptions,
+    LabelTables,
+    counting_layout,
+    register_competition,
+)
+from kaggle_kit.competitions.custom import GENERIC_RECIPE
 from kaggle_kit.competitions._tables import attach_paths, check_unique_ids, read_table, require_extracted
 from kaggle_kit.tasks import Task
 
@@ -25,24 +32,13 @@ GRADE = "diagnosis"
 REQUIRED = ("train_images", "test_images", "train.csv", "sample_submission.csv")
 
 DEFAULT_RECIPE: dict[str, Any] = {
+    **GENERIC_RECIPE,
     "image_size": 128,
     "crop": 0.9,  # most photos have black margins around the retina
-    "model": "kit-resnet",
     "epochs": 20,
     "batch_size": 32,
-    "optimizer": "adamw",
-    "lr": 1e-3,
-    "weight_decay": 1e-4,
-    "schedule": "cosine",
-    "warmup_epochs": 1,
-    "early_stopping_patience": 0,
     "augment": {"dihedral": True, "rotation_range": 180.0, "brightness_range": (0.8, 1.2), "fill_mode": "constant"},
 }
-
-
-def check_layout(raw: Path) -> dict[str, Any]:
-    tables = build_labels(raw, LabelOptions())
-    return {"train_images": len(tables.train), "test_images": len(tables.test)}
 
 
 def build_labels(raw: Path, options: LabelOptions) -> LabelTables:
@@ -71,7 +67,7 @@ def aptos2019_blindness_detection() -> Competition:
         native_size=(0, 0),
         metric="qwk",
         build_labels=build_labels,
-        check_layout=check_layout,
+        check_layout=counting_layout(build_labels),
         task=Task("regression", (GRADE,), levels=5),
         kernels_only=True,
         recipes={"default": DEFAULT_RECIPE},

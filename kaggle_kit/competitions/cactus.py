@@ -13,7 +13,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from kaggle_kit.competitions._registry import Competition, LabelOptions, LabelTables, register_competition
+from kaggle_kit.competitions._registry import (
+    Competition,
+    LabelOptions,
+    LabelTables,
+    counting_layout,
+    register_competition,
+)
+from kaggle_kit.competitions.custom import GENERIC_RECIPE
 from kaggle_kit.competitions._tables import attach_paths, binary_labels, check_unique_ids, read_table, require_extracted
 from kaggle_kit.tasks import binary_task
 
@@ -23,24 +30,12 @@ REQUIRED = ("train", "test", "train.csv", "sample_submission.csv")
 
 # Native 32 px tiles, every orientation (aerial views have no up), a short schedule.
 DEFAULT_RECIPE: dict[str, Any] = {
+    **GENERIC_RECIPE,
     "image_size": 32,
-    "model": "kit-resnet",
     "epochs": 12,
-    "batch_size": 64,
-    "optimizer": "adamw",
     "lr": 2e-3,
-    "weight_decay": 1e-4,
-    "schedule": "cosine",
-    "warmup_epochs": 1,
-    "early_stopping_patience": 0,
     "augment": {"dihedral": True, "brightness_range": (0.9, 1.1)},
 }
-
-
-def check_layout(raw: Path) -> dict[str, Any]:
-    require_extracted(raw, REQUIRED)
-    tables = build_labels(raw, LabelOptions())
-    return {"train_images": len(tables.train), "test_images": len(tables.test)}
 
 
 def build_labels(raw: Path, options: LabelOptions) -> LabelTables:
@@ -68,7 +63,7 @@ def aerial_cactus_identification() -> Competition:
         native_size=(32, 32),
         metric="auc",
         build_labels=build_labels,
-        check_layout=check_layout,
+        check_layout=counting_layout(build_labels),
         task=binary_task(("no cactus", "cactus")),
         kernels_only=True,
         nested_archives=True,

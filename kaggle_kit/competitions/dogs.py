@@ -15,7 +15,14 @@ from typing import Any
 
 import pandas as pd
 
-from kaggle_kit.competitions._registry import Competition, LabelOptions, LabelTables, register_competition
+from kaggle_kit.competitions._registry import (
+    Competition,
+    LabelOptions,
+    LabelTables,
+    counting_layout,
+    register_competition,
+)
+from kaggle_kit.competitions.custom import GENERIC_RECIPE
 from kaggle_kit.competitions._tables import attach_paths, check_unique_ids, read_table, require_extracted
 from kaggle_kit.errors import DataError
 from kaggle_kit.tasks import Task
@@ -43,25 +50,13 @@ welsh_springer_spaniel west_highland_white_terrier whippet wire-haired_fox_terri
 """.split())
 
 DEFAULT_RECIPE: dict[str, Any] = {
-    "image_size": 96,
-    "model": "kit-resnet",
+    **GENERIC_RECIPE,
     "epochs": 20,
-    "batch_size": 64,
-    "optimizer": "adamw",
     "lr": 2e-3,
-    "weight_decay": 1e-4,
-    "schedule": "cosine",
-    "warmup_epochs": 1,
     "label_smoothing": 0.1,
-    "early_stopping_patience": 0,
     "augment": {"horizontal_flip": True, "zoom_range": 0.1, "width_shift_range": 0.1, "height_shift_range": 0.1,
                 "fill_mode": "reflect"},
 }
-
-
-def check_layout(raw: Path) -> dict[str, Any]:
-    tables = build_labels(raw, LabelOptions())
-    return {"train_images": len(tables.train), "test_images": len(tables.test)}
 
 
 def build_labels(raw: Path, options: LabelOptions) -> LabelTables:
@@ -95,7 +90,7 @@ def dog_breed_identification() -> Competition:
         native_size=(0, 0),  # photos of every size
         metric="log_loss",
         build_labels=build_labels,
-        check_layout=check_layout,
+        check_layout=counting_layout(build_labels),
         task=Task("multiclass", BREEDS),
         recipes={"default": DEFAULT_RECIPE},
         description="120 dog breeds (ImageNet's Stanford Dogs); multi-class log loss; one probability column per breed.",

@@ -22,7 +22,14 @@ import numpy as np
 import pandas as pd
 
 from kaggle_kit.competitions.galaxy_tree import CLASS_COLUMNS, spiral_or_elliptical, spiral_probability
-from kaggle_kit.competitions._registry import Competition, LabelOptions, LabelTables, register_competition
+from kaggle_kit.competitions._registry import (
+    Competition,
+    LabelOptions,
+    LabelTables,
+    counting_layout,
+    register_competition,
+)
+from kaggle_kit.competitions.custom import GENERIC_RECIPE
 from kaggle_kit.competitions._tables import attach_paths, check_unique_ids, read_table, require_extracted
 from kaggle_kit.tasks import Task
 
@@ -34,24 +41,13 @@ WINNING_RMSE = 0.07492  # private leaderboard, 1st place (Sander Dieleman's team
 
 # Dieleman's entry cropped the central 207 of 424 pixels and used every rotation and flip.
 DEFAULT_RECIPE: dict[str, Any] = {
+    **GENERIC_RECIPE,
     "image_size": 64,
     "crop": 0.5,
-    "model": "kit-resnet",
     "epochs": 20,
-    "batch_size": 64,
-    "optimizer": "adamw",
     "lr": 2e-3,
-    "weight_decay": 1e-4,
-    "schedule": "cosine",
-    "warmup_epochs": 1,
-    "early_stopping_patience": 0,
     "augment": {"dihedral": True, "rotation_range": 180.0, "zoom_range": 0.1, "fill_mode": "reflect"},
 }
-
-
-def check_layout(raw: Path) -> dict[str, Any]:
-    tables = build_labels(raw, LabelOptions())
-    return {"train_images": len(tables.train), "test_images": len(tables.test)}
 
 
 def build_labels(raw: Path, options: LabelOptions) -> LabelTables:
@@ -103,7 +99,7 @@ def galaxy_zoo_the_galaxy_challenge() -> Competition:
         native_size=(424, 424),
         metric="rmse",
         build_labels=build_labels,
-        check_layout=check_layout,
+        check_layout=counting_layout(build_labels),
         task=Task("regression", CLASS_COLUMNS, bounded=True),
         nested_archives=True,
         derived_scores=spiral_vs_elliptical,

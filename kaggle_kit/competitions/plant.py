@@ -16,7 +16,14 @@ from typing import Any
 
 import pandas as pd
 
-from kaggle_kit.competitions._registry import Competition, LabelOptions, LabelTables, register_competition
+from kaggle_kit.competitions._registry import (
+    Competition,
+    LabelOptions,
+    LabelTables,
+    counting_layout,
+    register_competition,
+)
+from kaggle_kit.competitions.custom import GENERIC_RECIPE
 from kaggle_kit.competitions._tables import attach_paths, check_unique_ids, read_table, require_extracted
 from kaggle_kit.tasks import Task
 
@@ -25,23 +32,12 @@ COLUMNS = ("healthy", "multiple_diseases", "rust", "scab")
 REQUIRED = ("images", "train.csv", "sample_submission.csv")
 
 DEFAULT_RECIPE: dict[str, Any] = {
+    **GENERIC_RECIPE,
     "image_size": 128,
-    "model": "kit-resnet",
     "epochs": 20,
     "batch_size": 32,
-    "optimizer": "adamw",
-    "lr": 1e-3,
-    "weight_decay": 1e-4,
-    "schedule": "cosine",
-    "warmup_epochs": 1,
-    "early_stopping_patience": 0,
     "augment": {"dihedral": True, "zoom_range": 0.1, "brightness_range": (0.85, 1.15), "fill_mode": "reflect"},
 }
-
-
-def check_layout(raw: Path) -> dict[str, Any]:
-    tables = build_labels(raw, LabelOptions())
-    return {"train_images": len(tables.train), "test_images": len(tables.test)}
 
 
 def build_labels(raw: Path, options: LabelOptions) -> LabelTables:
@@ -70,7 +66,7 @@ def plant_pathology_2020_fgvc7() -> Competition:
         native_size=(1365, 2048),
         metric="mean_column_auc",
         build_labels=build_labels,
-        check_layout=check_layout,
+        check_layout=counting_layout(build_labels),
         task=Task("multilabel", COLUMNS),
         recipes={"default": DEFAULT_RECIPE},
         description="Apple leaves: healthy, rust, scab or several diseases; mean column-wise ROC AUC over 4 columns.",
